@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: MIT */
+/* libcommon/tls.h: TLS (gnutls) over any transport. A session takes the
+ * ciphertext that arrived and hands back plaintext, and turns plaintext into
+ * ciphertext, through callbacks: the event loop glue (net.c) moves the bytes,
+ * so a live plaintext stream can be upgraded (STARTTLS) at any point. */
+#ifndef XMPPD_LIBCOMMON_TLS_H
+#define XMPPD_LIBCOMMON_TLS_H
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct tls_ctx tls_ctx;          /* credentials and policy, shared */
+typedef struct tls_session tls_session;  /* one connection's TLS state */
+
+typedef struct tls_ctx_opts {
+    bool is_server;
+    /* PEM files. A server needs one pair; tls_ctx_add_cert() adds more, and
+     * the one whose names match the client's SNI is chosen. A client may give
+     * a pair to present a client certificate. */
+    const char *cert_file, *key_file;
+    /* Trust anchors (PEM) for checking the peer; NULL means the system store. */
+    const char *ca_file;
+    /* Server: ask for a client certificate and refuse the handshake unless it
+     * verifies against ca_file. Client: verify the server's certificate
+     * against the trust anchors and the expected name (see tls_session_new). */
+    bool verify_peer;
+    const char *priorities;              /* gnutls priority string; NULL: a safe default */
+} tls_ctx_opts;
+
+/* A new context. Returns 0, or XE_TLS / XE_CONFIG with a message naming the
+ * file and gnutls's reason in err (errlen bytes). */
+int tls_ctx_new(const tls_ctx_opts *opts, tls_ctx **out, char *err, size_t errlen);
+int tls_ctx_add_cert(tls_ctx *ctx, const char *cert_file, const char *key_file,
+                     char *err, size_t errlen);
+void tls_ctx_free(tls_ctx *ctx);         /* after every session of it is freed */
+
+typedef struct tls_io {
+    /* Ciphertext to put on the wire. */
+    void (*send)(void *ud, const char *data, size_t len);
+    /* Plaintext that arrived. */
+    void (*recv)(void *ud, const char *data, size_t len);
+    /* The handshake finished; plaintext may flow both ways now. */
+    void (*ready)(void *ud);
+} tls_io;
+
+/* A new session. For a client, name is the server name to send as SNI and to
+ * verify the certificate against (with verify_peer); for a server it is NULL.
+ * A client starts the handshake at once (send fires). */
+tls_session *tls_session_new(tls_ctx *ctx, const char *name, const tls_io *io,
+                             void *ud);
+void tls_session_free(tls_session *s);   /* NULL is fine; not from a callback */
+/* Takes ciphertext from the wire: advances the handshake, or decrypts and
+ * fires recv. Returns 0, XE_TLS (alert or bad record), XE_CERT (the peer's
+ * certificate did not verify) or XE_CLOSED (the peer sent close_notify). */
+int tls_session_feed(tls_session *s, const char *data, size_t len);
+/* Encrypts plaintext and fires send. Before the handshake is done the data is
+ * kept and sent once it is. Returns 0 or XE_TLS. */
+int tls_session_send(tls_session *s, const char *data, size_t len);
+/* Sends close_notify. */
+void tls_session_bye(tls_session *s);
+bool tls_session_is_ready(const tls_session *s);
+/* Why the last call failed, for the log (gnutls's words). */
+const char *tls_session_error(const tls_session *s);
+const char *tls_session_sni(const tls_session *s);      /* server: the name asked for, or NULL */
+const char *tls_session_version(const tls_session *s);  /* "TLS1.3" */
+/* Server with a client certificate: did it verify against ca_file? */
+bool tls_session_peer_verified(const tls_session *s);
+/* Does the verified peer certificate name hostname (RFC 6125)? */
+bool tls_session_peer_has_name(const tls_session *s, const char *hostname);
+#endif

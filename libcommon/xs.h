@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: MIT */
+/* libcommon/xs.h: stanza trees. An element has a name, a namespace, attributes
+ * and children (elements and text). Trees are reference counted; a tree with
+ * more than one reference is read-only (change an xs_dup() instead). */
+#ifndef XMPPD_LIBCOMMON_XS_H
+#define XMPPD_LIBCOMMON_XS_H
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "libcommon/buf.h"
+
+#define XS_NS_STREAMS "http://etherx.jabber.org/streams"
+#define XS_NS_STREAM_ERRORS "urn:ietf:params:xml:ns:xmpp-streams"
+#define XS_NS_STANZAS "urn:ietf:params:xml:ns:xmpp-stanzas"
+#define XS_NS_CLIENT "jabber:client"
+#define XS_NS_SERVER "jabber:server"
+#define XS_NS_COMPONENT "jabber:component:accept"
+#define XS_NS_XML "http://www.w3.org/XML/1998/namespace"
+#define XS_NS_TLS "urn:ietf:params:xml:ns:xmpp-tls"
+#define XS_NS_SASL "urn:ietf:params:xml:ns:xmpp-sasl"
+#define XS_NS_BIND "urn:ietf:params:xml:ns:xmpp-bind"
+#define XS_NS_PING "urn:xmpp:ping"
+#define XS_NS_XMPPD_COMPONENT "urn:xmppd:component"
+#define XS_NS_XMPPD_ROUTE "urn:xmppd:route"
+#define XS_NS_XMPPD_ROUTER "urn:xmppd:router"
+
+typedef struct xs_elem xs_elem;
+
+/* A new element with one reference. ns NULL means "the parent's namespace"
+ * (resolved when the element is added to a parent or serialized). */
+xs_elem *xs_new(const char *name, const char *ns);
+xs_elem *xs_ref(xs_elem *e);           /* one more reference; returns e */
+void xs_unref(xs_elem *e);             /* drops one; frees at zero; NULL is fine */
+xs_elem *xs_dup(const xs_elem *e);     /* a deep copy with one reference */
+
+const char *xs_name(const xs_elem *e);
+const char *xs_ns(const xs_elem *e);   /* NULL while unresolved (see xs_new) */
+xs_elem *xs_parent(const xs_elem *e);  /* NULL for a root */
+
+/* Attributes without a namespace, the common case. NULL when absent. */
+const char *xs_attr(const xs_elem *e, const char *name);
+/* Sets (or with value NULL removes) an attribute; copies both strings. */
+void xs_set_attr(xs_elem *e, const char *name, const char *value);
+/* Attributes in a namespace, e.g. xml:lang is (XS_NS_XML, "lang"). */
+const char *xs_attr_ns(const xs_elem *e, const char *ns, const char *name);
+void xs_set_attr_ns(xs_elem *e, const char *ns, const char *name,
+                    const char *value);
+size_t xs_attr_count(const xs_elem *e);
+/* The i-th attribute (i < xs_attr_count()): its name, namespace (NULL when
+ * none) and value through the pointers that are not NULL. */
+void xs_attr_at(const xs_elem *e, size_t i, const char **name, const char **ns,
+                const char **value);
+
+/* Appends child to e and takes the caller's reference. Returns child. */
+xs_elem *xs_add(xs_elem *e, xs_elem *child);
+/* Shorthand for xs_add(e, xs_new(name, ns)). */
+xs_elem *xs_add_new(xs_elem *e, const char *name, const char *ns);
+/* Appends text (any bytes, escaped on output); merges with a text node that
+ * ends the child list. */
+void xs_add_text(xs_elem *e, const char *text, size_t len);
+/* Removes child from e and drops e's reference to it. */
+void xs_remove(xs_elem *e, xs_elem *child);
+
+/* The first child element named name in namespace ns; either may be NULL to
+ * match any. */
+xs_elem *xs_child(const xs_elem *e, const char *name, const char *ns);
+/* Child elements in order: first, then next sibling element. Text is skipped. */
+xs_elem *xs_first(const xs_elem *e);
+xs_elem *xs_next(const xs_elem *e);
+/* The concatenated text of e's direct text children; "" when none. The
+ * string is owned by e and valid until e changes. */
+const char *xs_text(xs_elem *e);
+/* Text of the first child named name in ns, or NULL when there is no such child. */
+const char *xs_child_text(const xs_elem *e, const char *name, const char *ns);
+
+/* Appends e as XML to out. Namespaces are declared where they change; a root
+ * whose namespace equals ctx_ns (the stream's default, may be NULL) gets no
+ * xmlns. Text and attribute values are escaped. */
+void xs_serialize(const xs_elem *e, const char *ctx_ns, buf *out);
+/* The same into a new string the caller frees. */
+char *xs_to_string(const xs_elem *e, const char *ctx_ns);
+/* Parses one element (with restricted XML, as xstream does) into *out.
+ * Returns 0, XE_BAD_XML or XE_LIMIT. ctx_ns is the namespace in force for an
+ * element that declares none. */
+int xs_parse(const char *xml, size_t len, const char *ctx_ns, xs_elem **out);
+/* Same name, namespace, attributes (in any order) and children in order. */
+bool xs_equal(const xs_elem *a, const xs_elem *b);
+
+/* RFC 6120 §8.3.3 stanza error conditions. */
+typedef enum {
+    XS_BAD_REQUEST, XS_CONFLICT, XS_FEATURE_NOT_IMPLEMENTED, XS_FORBIDDEN,
+    XS_GONE, XS_INTERNAL_SERVER_ERROR, XS_ITEM_NOT_FOUND, XS_JID_MALFORMED,
+    XS_NOT_ACCEPTABLE, XS_NOT_ALLOWED, XS_NOT_AUTHORIZED, XS_POLICY_VIOLATION,
+    XS_RECIPIENT_UNAVAILABLE, XS_REDIRECT, XS_REGISTRATION_REQUIRED,
+    XS_REMOTE_SERVER_NOT_FOUND, XS_REMOTE_SERVER_TIMEOUT, XS_RESOURCE_CONSTRAINT,
+    XS_SERVICE_UNAVAILABLE, XS_SUBSCRIPTION_REQUIRED, XS_UNDEFINED_CONDITION,
+    XS_UNEXPECTED_REQUEST,
+} xs_condition;
+const char *xs_condition_name(xs_condition c);   /* "service-unavailable" */
+const char *xs_condition_type(xs_condition c);   /* "cancel", "wait", ... */
+
+/* RFC 6120 §4.9.3 stream error conditions. */
+typedef enum {
+    XS_STREAM_BAD_FORMAT, XS_STREAM_BAD_NAMESPACE_PREFIX, XS_STREAM_CONFLICT,
+    XS_STREAM_CONNECTION_TIMEOUT, XS_STREAM_HOST_GONE, XS_STREAM_HOST_UNKNOWN,
+    XS_STREAM_IMPROPER_ADDRESSING, XS_STREAM_INTERNAL_SERVER_ERROR,
+    XS_STREAM_INVALID_FROM, XS_STREAM_INVALID_NAMESPACE,
+    XS_STREAM_INVALID_XML, XS_STREAM_NOT_AUTHORIZED, XS_STREAM_NOT_WELL_FORMED,
+    XS_STREAM_POLICY_VIOLATION, XS_STREAM_REMOTE_CONNECTION_FAILED,
+    XS_STREAM_RESET, XS_STREAM_RESOURCE_CONSTRAINT, XS_STREAM_RESTRICTED_XML,
+    XS_STREAM_SEE_OTHER_HOST, XS_STREAM_SYSTEM_SHUTDOWN,
+    XS_STREAM_UNDEFINED_CONDITION, XS_STREAM_UNSUPPORTED_ENCODING,
+    XS_STREAM_UNSUPPORTED_FEATURE, XS_STREAM_UNSUPPORTED_STANZA_TYPE,
+    XS_STREAM_UNSUPPORTED_VERSION,
+} xs_stream_condition;
+const char *xs_stream_condition_name(xs_stream_condition c);
+
+/* A new error reply to stanza st: to and from swapped, type='error', the
+ * original children kept, and <error type=...><COND xmlns=stanzas/>[<text>]
+ * added. text may be NULL. */
+xs_elem *xs_error_reply(const xs_elem *st, xs_condition cond, const char *text);
+/* Appends "<stream:error><COND xmlns=.../>[<text>]</stream:error>" to out. */
+void xs_stream_error(buf *out, xs_stream_condition cond, const char *text);
+#endif
