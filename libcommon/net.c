@@ -1,1 +1,754 @@
 /* SPDX-License-Identifier: MIT */
+/* libcommon/net.c: connections and listeners on the libuv loop. */
+#include "libcommon/net.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "libcommon/alloc.h"
+#include "libcommon/buf.h"
+#include "libcommon/error.h"
+
+/* How long a closing connection may take to write what it has queued. */
+#define NET_CLOSE_GRACE_MS 2000
+#define NET_READ_BYTES 65536
+
+struct net_listener {
+    union {
+        uv_handle_t handle;
+        uv_stream_t stream;
+        uv_tcp_t tcp;
+        uv_pipe_t pipe;
+    } h;
+    net_listen_opts opts;
+    char *address;
+    unsigned refs;                /* 1 while listening, plus 1 per connection */
+    struct net_host_count *hosts; /* open connections per peer address */
+};
+
+typedef struct net_host_count {
+    struct net_host_count *next;
+    unsigned count;
+    char host[];
+} net_host_count;
+
+struct net_conn {
+    union {
+        uv_handle_t handle;
+        uv_stream_t stream;
+        uv_tcp_t tcp;
+        uv_pipe_t pipe;
+    } h;                          /* first member: a handle pointer is the conn */
+    uv_timer_t timer;
+    const net_conn_events *ev;
+    void *ud;
+    net_listener *listener;       /* NULL for outgoing connections */
+    tls_session *tls;
+    buf out;                      /* bytes for the wire, not yet handed to libuv */
+    buf inflight;                 /* bytes a uv_write owns */
+    uv_write_t wreq;
+    net_timeout_fn *timeout_fn;
+    net_conn *dirty_next;
+    size_t low_water;
+    int open_handles;
+    bool is_writing, is_closing, is_closed, is_dirty, is_paused, is_reading;
+    bool is_above_low;
+    char peer[64];
+    char host[56];
+};
+
+static uv_loop_t *net_the_loop;
+static uv_prepare_t net_prepare;
+static uv_check_t net_check;
+static net_conn *net_dirty;
+static char net_read_buf[NET_READ_BYTES];
+
+static void net_conn_really_close(net_conn *c);
+static void net_conn_fail(net_conn *c, int err);
+
+/* Flushes every connection with queued bytes. Runs before the loop blocks in
+ * poll and right after poll, so sends made from any callback go out in one
+ * system call per connection and per loop turn. */
+static void net_flush_dirty(void)
+{
+    while (net_dirty) {
+        net_conn *c = net_dirty;
+        net_dirty = c->dirty_next;
+        c->dirty_next = NULL;
+        c->is_dirty = false;
+        net_conn_flush(c);
+    }
+}
+
+static void net_on_prepare(uv_prepare_t *h)
+{
+    (void)h;
+    net_flush_dirty();
+}
+
+static void net_on_check(uv_check_t *h)
+{
+    (void)h;
+    net_flush_dirty();
+}
+
+void net_init(uv_loop_t *loop)
+{
+    net_the_loop = loop;
+    uv_prepare_init(loop, &net_prepare);
+    uv_prepare_start(&net_prepare, net_on_prepare);
+    uv_unref((uv_handle_t *)&net_prepare);
+    uv_check_init(loop, &net_check);
+    uv_check_start(&net_check, net_on_check);
+    uv_unref((uv_handle_t *)&net_check);
+}
+
+uv_loop_t *net_loop(void)
+{
+    return net_the_loop;
+}
+
+uint64_t net_now_ms(void)
+{
+    return uv_now(net_the_loop);
+}
+
+static void net_mark_dirty(net_conn *c)
+{
+    if (c->is_dirty || c->is_closed)
+        return;
+    c->is_dirty = true;
+    c->dirty_next = net_dirty;
+    net_dirty = c;
+}
+
+/* --- TLS glue ---------------------------------------------------------- */
+
+static void net_tls_send(void *ud, const char *data, size_t len)
+{
+    net_conn *c = ud;
+    buf_append(&c->out, data, len);
+    net_mark_dirty(c);
+}
+
+static void net_tls_recv(void *ud, const char *data, size_t len)
+{
+    net_conn *c = ud;
+    if (!c->is_closing && c->ev && c->ev->data)
+        c->ev->data(c, data, len);
+}
+
+static void net_tls_ready(void *ud)
+{
+    net_conn *c = ud;
+    if (!c->is_closing && c->ev && c->ev->tls_ready)
+        c->ev->tls_ready(c);
+}
+
+static const tls_io net_tls_io = {
+    .send = net_tls_send, .recv = net_tls_recv, .ready = net_tls_ready,
+};
+
+/* --- connections ------------------------------------------------------- */
+
+static void net_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
+{
+    (void)h;
+    (void)suggested;
+    b->base = net_read_buf;
+    b->len = sizeof net_read_buf;
+}
+
+static void net_on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
+{
+    net_conn *c = (net_conn *)s;
+    if (n == 0 || c->is_closing)
+        return;
+    if (n < 0) {
+        net_conn_fail(c, (int)n);
+        return;
+    }
+    if (c->tls) {
+        int err = tls_session_feed(c->tls, b->base, (size_t)n);
+        if (err < 0)
+            net_conn_fail(c, err);
+        return;
+    }
+    if (c->ev && c->ev->data)
+        c->ev->data(c, b->base, (size_t)n);
+}
+
+static void net_conn_read_start(net_conn *c)
+{
+    if (c->is_reading || c->is_paused || c->is_closing)
+        return;
+    if (uv_read_start(&c->h.stream, net_alloc, net_on_read) == 0)
+        c->is_reading = true;
+}
+
+static void net_conn_read_stop(net_conn *c)
+{
+    if (!c->is_reading)
+        return;
+    uv_read_stop(&c->h.stream);
+    c->is_reading = false;
+}
+
+static void net_on_timer(uv_timer_t *t)
+{
+    net_conn *c = t->data;
+    if (c->is_closing) {            /* the close grace period ran out */
+        net_conn_really_close(c);
+        return;
+    }
+    if (c->timeout_fn)
+        c->timeout_fn(c);
+}
+
+static net_conn *net_conn_new(void)
+{
+    net_conn *c = xalloc(sizeof *c);
+    buf_init(&c->out);
+    buf_init(&c->inflight);
+    uv_timer_init(net_the_loop, &c->timer);
+    c->timer.data = c;
+    c->open_handles = 1;
+    strcpy(c->peer, "?");
+    strcpy(c->host, "?");
+    return c;
+}
+
+static void net_conn_set_peer(net_conn *c)
+{
+    if (c->h.handle.type == UV_NAMED_PIPE) {
+        strcpy(c->peer, "unix");
+        strcpy(c->host, "unix");
+        return;
+    }
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    if (uv_tcp_getpeername(&c->h.tcp, (struct sockaddr *)&ss, &len) != 0)
+        return;
+    if (ss.ss_family == AF_INET6) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+        uv_ip6_name(a, c->host, sizeof c->host);
+        snprintf(c->peer, sizeof c->peer, "[%s]:%u", c->host, ntohs(a->sin6_port));
+    } else {
+        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+        uv_ip4_name(a, c->host, sizeof c->host);
+        snprintf(c->peer, sizeof c->peer, "%s:%u", c->host, ntohs(a->sin_port));
+    }
+}
+
+void net_conn_set_events(net_conn *c, const net_conn_events *ev, void *ud)
+{
+    c->ev = ev;
+    c->ud = ud;
+}
+
+void *net_conn_data(const net_conn *c)
+{
+    return c->ud;
+}
+
+const char *net_conn_peer(const net_conn *c)
+{
+    return c->peer;
+}
+
+const char *net_conn_peer_host(const net_conn *c)
+{
+    return c->host;
+}
+
+bool net_conn_is_tls(const net_conn *c)
+{
+    return c->tls != NULL;
+}
+
+tls_session *net_conn_tls(net_conn *c)
+{
+    return c->tls;
+}
+
+bool net_conn_is_closing(const net_conn *c)
+{
+    return c->is_closing;
+}
+
+size_t net_conn_queued(const net_conn *c)
+{
+    return buf_len(&c->out) + buf_len(&c->inflight);
+}
+
+size_t net_conn_unsent(const net_conn *c, const char **data)
+{
+    if (c->tls) {
+        *data = NULL;
+        return 0;
+    }
+    *data = buf_data(&c->out);
+    return buf_len(&c->out);
+}
+
+void net_conn_set_low_water(net_conn *c, size_t bytes)
+{
+    c->low_water = bytes;
+}
+
+void net_conn_send(net_conn *c, const char *data, size_t len)
+{
+    if (c->is_closing || len == 0)
+        return;
+    if (c->tls) {
+        if (tls_session_send(c->tls, data, len) < 0)
+            net_conn_fail(c, XE_TLS);
+    } else {
+        buf_append(&c->out, data, len);
+        net_mark_dirty(c);
+    }
+    if (c->low_water && net_conn_queued(c) > c->low_water)
+        c->is_above_low = true;
+}
+
+static void net_conn_check_drained(net_conn *c)
+{
+    if (!c->is_above_low || net_conn_queued(c) > c->low_water)
+        return;
+    c->is_above_low = false;
+    if (!c->is_closing && c->ev && c->ev->drained)
+        c->ev->drained(c);
+}
+
+static void net_on_write(uv_write_t *req, int status)
+{
+    net_conn *c = req->data;
+    c->is_writing = false;
+    buf_clear(&c->inflight);
+    if (c->is_closed)
+        return;
+    if (status < 0) {
+        net_conn_fail(c, status);
+        return;
+    }
+    net_conn_flush(c);
+}
+
+void net_conn_flush(net_conn *c)
+{
+    if (c->is_writing || c->is_closed)
+        return;
+    if (buf_len(&c->out) > 0) {
+        uv_buf_t b = uv_buf_init((char *)buf_data(&c->out),
+                                 (unsigned)buf_len(&c->out));
+        int n = uv_try_write(&c->h.stream, &b, 1);
+        if (n > 0) {
+            buf_consume(&c->out, (size_t)n);
+        } else if (n < 0 && n != UV_EAGAIN) {
+            buf_clear(&c->out);
+            net_conn_fail(c, n);
+            return;
+        }
+    }
+    if (buf_len(&c->out) > 0) {
+        buf t = c->inflight;        /* inflight is empty while not writing */
+        c->inflight = c->out;
+        c->out = t;
+        uv_buf_t b = uv_buf_init((char *)buf_data(&c->inflight),
+                                 (unsigned)buf_len(&c->inflight));
+        c->wreq.data = c;
+        int err = uv_write(&c->wreq, &c->h.stream, &b, 1, net_on_write);
+        if (err < 0) {
+            buf_clear(&c->inflight);
+            net_conn_fail(c, err);
+            return;
+        }
+        c->is_writing = true;
+    }
+    net_conn_check_drained(c);
+    if (c->is_closing && net_conn_queued(c) == 0)
+        net_conn_really_close(c);
+}
+
+void net_conn_pause(net_conn *c)
+{
+    c->is_paused = true;
+    net_conn_read_stop(c);
+}
+
+void net_conn_resume(net_conn *c)
+{
+    c->is_paused = false;
+    net_conn_read_start(c);
+}
+
+void net_conn_start_tls(net_conn *c, tls_ctx *ctx, const char *name)
+{
+    /* What is queued so far is plaintext for the wire (e.g. <proceed/>);
+     * flushing first keeps it ahead of the handshake. */
+    net_conn_flush(c);
+    c->tls = tls_session_new(ctx, name, &net_tls_io, c);
+}
+
+void net_conn_set_timeout(net_conn *c, uint64_t ms, net_timeout_fn *fn)
+{
+    if (c->is_closing)
+        return;
+    c->timeout_fn = fn;
+    if (ms == 0)
+        uv_timer_stop(&c->timer);
+    else
+        uv_timer_start(&c->timer, net_on_timer, ms, 0);
+}
+
+static void net_listener_release(net_listener *l);
+
+static void net_host_forget(net_listener *l, const char *host)
+{
+    for (net_host_count **p = &l->hosts; *p; p = &(*p)->next) {
+        if (strcmp((*p)->host, host) == 0) {
+            if (--(*p)->count == 0) {
+                net_host_count *dead = *p;
+                *p = dead->next;
+                free(dead);
+            }
+            return;
+        }
+    }
+}
+
+static void net_on_handle_closed(uv_handle_t *h)
+{
+    net_conn *c = h->data;
+    if (--c->open_handles > 0)
+        return;
+    if (c->is_dirty) {
+        net_conn **p = &net_dirty;
+        while (*p != c)
+            p = &(*p)->dirty_next;
+        *p = c->dirty_next;
+    }
+    if (c->ev && c->ev->closed)
+        c->ev->closed(c);
+    if (c->listener) {
+        net_host_forget(c->listener, c->host);
+        net_listener_release(c->listener);
+    }
+    tls_session_free(c->tls);
+    buf_close(&c->out);
+    buf_close(&c->inflight);
+    free(c);
+}
+
+static void net_conn_really_close(net_conn *c)
+{
+    if (c->is_closed)
+        return;
+    c->is_closed = true;
+    c->is_closing = true;
+    c->timer.data = c;
+    c->h.handle.data = c;
+    uv_close((uv_handle_t *)&c->timer, net_on_handle_closed);
+    if (c->open_handles == 2)       /* the socket was opened */
+        uv_close(&c->h.handle, net_on_handle_closed);
+}
+
+void net_conn_close(net_conn *c)
+{
+    if (c->is_closing)
+        return;
+    c->is_closing = true;
+    net_conn_read_stop(c);
+    if (c->tls && tls_session_is_ready(c->tls))
+        tls_session_bye(c->tls);
+    if (c->open_handles < 2 || net_conn_queued(c) == 0) {
+        net_conn_really_close(c);
+        return;
+    }
+    uv_timer_start(&c->timer, net_on_timer, NET_CLOSE_GRACE_MS, 0);
+    net_conn_flush(c);
+}
+
+/* An error from the peer's side: tell the owner, then close. After EOF a
+ * closing owner may still flush its goodbye (TCP half-close); after any other
+ * error the transport is dead and nothing more is written. */
+static void net_conn_fail(net_conn *c, int err)
+{
+    if (c->is_closing) {
+        if (err != UV_EOF)
+            net_conn_really_close(c);
+        return;
+    }
+    if (c->ev && c->ev->error)
+        c->ev->error(c, err);
+    if (c->is_closing && err == UV_EOF && net_conn_queued(c) > 0)
+        return;                 /* the owner's close is flushing */
+    c->is_closing = true;
+    net_conn_read_stop(c);
+    net_conn_really_close(c);
+}
+
+/* --- listeners --------------------------------------------------------- */
+
+int net_split_address(const char *address, char **host, int *port)
+{
+    const char *colon = strrchr(address, ':');
+    if (!colon || colon == address)
+        return XE_CONFIG;
+    const char *h = address;
+    size_t hlen = (size_t)(colon - address);
+    if (h[0] == '[') {
+        if (hlen < 3 || h[hlen - 1] != ']')
+            return XE_CONFIG;
+        h++;
+        hlen -= 2;
+    }
+    char *end;
+    long p = strtol(colon + 1, &end, 10);
+    if (*end || end == colon + 1 || p < 0 || p > 65535)
+        return XE_CONFIG;
+    *host = xstrndup(h, hlen);
+    *port = (int)p;
+    return 0;
+}
+
+static unsigned net_host_remember(net_listener *l, const char *host)
+{
+    for (net_host_count *h = l->hosts; h; h = h->next)
+        if (strcmp(h->host, host) == 0)
+            return ++h->count;
+    size_t len = strlen(host);
+    net_host_count *h = xalloc(sizeof *h + len + 1);
+    memcpy(h->host, host, len + 1);
+    h->count = 1;
+    h->next = l->hosts;
+    l->hosts = h;
+    return 1;
+}
+
+static void net_on_connection(uv_stream_t *server, int status)
+{
+    net_listener *l = (net_listener *)server;
+    if (status < 0)
+        return;
+    net_conn *c = net_conn_new();
+    if (l->opts.is_unix)
+        uv_pipe_init(net_the_loop, &c->h.pipe, 0);
+    else
+        uv_tcp_init(net_the_loop, &c->h.tcp);
+    c->open_handles = 2;
+    c->h.handle.data = c;
+    if (uv_accept(server, &c->h.stream) != 0) {
+        net_conn_really_close(c);
+        return;
+    }
+    if (!l->opts.is_unix)
+        uv_tcp_nodelay(&c->h.tcp, 1);
+    net_conn_set_peer(c);
+    c->listener = l;
+    l->refs++;
+    unsigned same_host = net_host_remember(l, c->host);
+    if (l->opts.tls)
+        c->tls = tls_session_new(l->opts.tls, NULL, &net_tls_io, c);
+    l->opts.accept(l, c, same_host);
+    net_conn_read_start(c);
+}
+
+int net_listen(const net_listen_opts *opts, net_listener **out)
+{
+    net_listener *l = xalloc(sizeof *l);
+    l->opts = *opts;
+    l->address = xstrdup(opts->address);
+    l->refs = 1;
+    int err;
+    if (opts->is_unix) {
+        uv_pipe_init(net_the_loop, &l->h.pipe, 0);
+        unlink(opts->address);     /* a stale socket from an earlier run */
+        err = uv_pipe_bind(&l->h.pipe, opts->address);
+    } else {
+        char *host;
+        int port;
+        err = net_split_address(opts->address, &host, &port);
+        if (err < 0) {
+            free(l->address);
+            free(l);
+            return err;
+        }
+        struct sockaddr_storage ss;
+        if (uv_ip4_addr(host, port, (struct sockaddr_in *)&ss) != 0 &&
+            uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss) != 0) {
+            free(host);
+            free(l->address);
+            free(l);
+            return XE_CONFIG;
+        }
+        free(host);
+        uv_tcp_init(net_the_loop, &l->h.tcp);
+        err = uv_tcp_bind(&l->h.tcp, (struct sockaddr *)&ss, 0);
+    }
+    if (err == 0)
+        err = uv_listen(&l->h.stream, 511, net_on_connection);
+    if (err < 0) {
+        l->refs = 0;
+        uv_close(&l->h.handle, (uv_close_cb)free);
+        free(l->address);
+        return err;
+    }
+    *out = l;
+    return 0;
+}
+
+void *net_listener_data(const net_listener *l)
+{
+    return l->opts.ud;
+}
+
+const char *net_listener_address(const net_listener *l)
+{
+    return l->address;
+}
+
+static void net_listener_on_closed(uv_handle_t *h)
+{
+    net_listener *l = (net_listener *)h;
+    while (l->hosts) {
+        net_host_count *next = l->hosts->next;
+        free(l->hosts);
+        l->hosts = next;
+    }
+    free(l->address);
+    free(l);
+}
+
+static void net_listener_release(net_listener *l)
+{
+    if (--l->refs == 0)
+        uv_close(&l->h.handle, net_listener_on_closed);
+}
+
+void net_listener_close(net_listener *l)
+{
+    if (l->opts.is_unix)
+        unlink(l->address);
+    net_listener_release(l);
+}
+
+/* --- outgoing connections ---------------------------------------------- */
+
+typedef struct net_connecting {
+    net_conn *c;
+    net_connect_fn *cb;
+    void *ud;
+    const net_conn_events *ev;
+    tls_ctx *tls;
+    char *tls_name;
+    struct addrinfo *addrs, *next;
+    uv_connect_t req;
+    uv_getaddrinfo_t gai;
+} net_connecting;
+
+static void net_connecting_done(net_connecting *nc, int err)
+{
+    net_conn *c = nc->c;
+    if (err == 0) {
+        net_conn_set_peer(c);
+        if (nc->tls)
+            c->tls = tls_session_new(nc->tls, nc->tls_name, &net_tls_io, c);
+        net_conn_read_start(c);
+    } else if (c) {
+        c->ev = NULL;
+        net_conn_really_close(c);
+        c = NULL;
+    }
+    if (nc->addrs)
+        uv_freeaddrinfo(nc->addrs);
+    nc->cb(nc->ud, c, err);
+    free(nc->tls_name);
+    free(nc);
+}
+
+static void net_try_next_addr(net_connecting *nc);
+
+static void net_on_connect(uv_connect_t *req, int status)
+{
+    net_connecting *nc = req->data;
+    if (status == 0 || !nc->next) {
+        net_connecting_done(nc, status);
+        return;
+    }
+    /* This address refused: close the socket and try the next one. */
+    nc->c->ev = NULL;
+    net_conn_really_close(nc->c);
+    nc->c = NULL;
+    net_try_next_addr(nc);
+}
+
+static void net_try_next_addr(net_connecting *nc)
+{
+    struct addrinfo *ai = nc->next;
+    nc->next = ai->ai_next;
+    nc->c = net_conn_new();
+    uv_tcp_init(net_the_loop, &nc->c->h.tcp);
+    nc->c->open_handles = 2;
+    nc->c->h.handle.data = nc->c;
+    net_conn_set_events(nc->c, nc->ev, nc->ud);
+    uv_tcp_nodelay(&nc->c->h.tcp, 1);
+    nc->req.data = nc;
+    int err = uv_tcp_connect(&nc->req, &nc->c->h.tcp, ai->ai_addr, net_on_connect);
+    if (err < 0)
+        net_connecting_done(nc, err);
+}
+
+static void net_on_resolved(uv_getaddrinfo_t *gai, int status, struct addrinfo *res)
+{
+    net_connecting *nc = gai->data;
+    if (status < 0 || !res) {
+        net_connecting_done(nc, status < 0 ? status : UV_EAI_NONAME);
+        return;
+    }
+    nc->addrs = nc->next = res;
+    net_try_next_addr(nc);
+}
+
+int net_connect(const char *address, bool is_unix, tls_ctx *tls,
+                const char *tls_name, const net_conn_events *ev, void *ud,
+                net_connect_fn *cb)
+{
+    net_connecting *nc = xalloc(sizeof *nc);
+    nc->cb = cb;
+    nc->ud = ud;
+    nc->ev = ev;
+    nc->tls = tls;
+    nc->tls_name = xstrdup(tls_name);
+    if (is_unix) {
+        nc->c = net_conn_new();
+        uv_pipe_init(net_the_loop, &nc->c->h.pipe, 0);
+        nc->c->open_handles = 2;
+        nc->c->h.handle.data = nc->c;
+        net_conn_set_events(nc->c, ev, ud);
+        nc->req.data = nc;
+        uv_pipe_connect(&nc->req, &nc->c->h.pipe, address, net_on_connect);
+        return 0;
+    }
+    char *host;
+    int port;
+    if (net_split_address(address, &host, &port) < 0) {
+        free(nc->tls_name);
+        free(nc);
+        return XE_CONFIG;
+    }
+    char service[8];
+    snprintf(service, sizeof service, "%d", port);
+    struct addrinfo hints = { .ai_socktype = SOCK_STREAM };
+    nc->gai.data = nc;
+    int err = uv_getaddrinfo(net_the_loop, &nc->gai, net_on_resolved, host,
+                             service, &hints);
+    free(host);
+    if (err < 0) {
+        free(nc->tls_name);
+        free(nc);
+        return XE_CONFIG;
+    }
+    return 0;
+}

@@ -21,7 +21,9 @@ typedef struct tls_ctx_opts {
     const char *ca_file;
     /* Server: ask for a client certificate and refuse the handshake unless it
      * verifies against ca_file. Client: verify the server's certificate
-     * against the trust anchors and the expected name (see tls_session_new). */
+     * against the trust anchors and the expected name (see tls_session_new).
+     * A server without verify_peer but with ca_file asks for a certificate
+     * without requiring one; tls_session_peer_verified() says if it verified. */
     bool verify_peer;
     const char *priorities;              /* gnutls priority string; NULL: a safe default */
 } tls_ctx_opts;
@@ -33,6 +35,10 @@ int tls_ctx_add_cert(tls_ctx *ctx, const char *cert_file, const char *key_file,
                      char *err, size_t errlen);
 void tls_ctx_free(tls_ctx *ctx);         /* after every session of it is freed */
 
+/* The callbacks run synchronously inside the tls_session_* call that caused
+ * them. recv and ready may call tls_session_send, tls_session_bye and
+ * tls_session_feed (bytes fed from a callback are processed before the outer
+ * call returns) but never tls_session_free. */
 typedef struct tls_io {
     /* Ciphertext to put on the wire. */
     void (*send)(void *ud, const char *data, size_t len);
@@ -53,17 +59,33 @@ void tls_session_free(tls_session *s);   /* NULL is fine; not from a callback */
  * certificate did not verify) or XE_CLOSED (the peer sent close_notify). */
 int tls_session_feed(tls_session *s, const char *data, size_t len);
 /* Encrypts plaintext and fires send. Before the handshake is done the data is
- * kept and sent once it is. Returns 0 or XE_TLS. */
+ * kept and sent once it is. Returns 0, XE_TLS (the session has failed) or
+ * XE_CLOSED (after tls_session_bye). */
 int tls_session_send(tls_session *s, const char *data, size_t len);
-/* Sends close_notify. */
+/* Sends close_notify; later tls_session_send calls fail. Before the handshake
+ * is done nothing is sent and queued plaintext is dropped. */
 void tls_session_bye(tls_session *s);
 bool tls_session_is_ready(const tls_session *s);
 /* Why the last call failed, for the log (gnutls's words). */
 const char *tls_session_error(const tls_session *s);
 const char *tls_session_sni(const tls_session *s);      /* server: the name asked for, or NULL */
-const char *tls_session_version(const tls_session *s);  /* "TLS1.3" */
-/* Server with a client certificate: did it verify against ca_file? */
+/* "TLS1.3"; NULL before the handshake is done. */
+const char *tls_session_version(const tls_session *s);
+/* Did the peer's certificate verify against the trust anchors (ca_file)?
+ * Server: the client certificate, if one was sent. Client: the server's, also
+ * against the name given to tls_session_new (checked even without verify_peer). */
 bool tls_session_peer_verified(const tls_session *s);
-/* Does the verified peer certificate name hostname (RFC 6125)? */
+/* Does the verified peer certificate name hostname (RFC 6125)? False when the
+ * certificate did not verify. */
 bool tls_session_peer_has_name(const tls_session *s, const char *hostname);
+
+#define TLS_CHANNEL_BINDING_MAX 64       /* bytes: the largest value below */
+/* The channel binding of the finished handshake for SASL *-PLUS: type is
+ * "tls-exporter" (RFC 9266), "tls-server-end-point" or "tls-unique" (RFC 5929).
+ * *len holds out's size on entry and the value's length on return. Returns 0,
+ * XE_NOT_FOUND (unknown type, or undefined for this session: tls-unique under
+ * TLS 1.3, tls-exporter under TLS 1.2 without extended master secret),
+ * XE_LIMIT (out too small) or XE_TLS (no finished handshake). */
+int tls_session_channel_binding(const tls_session *s, const char *type,
+                                unsigned char *out, size_t *len);
 #endif

@@ -29,12 +29,25 @@ typedef struct xs_elem xs_elem;
 /* A new element with one reference. ns NULL means "the parent's namespace"
  * (resolved when the element is added to a parent or serialized). */
 xs_elem *xs_new(const char *name, const char *ns);
+/* An attribute for xs_new_attrs(): ns NULL for none; value holds value_len
+ * bytes and need not be NUL-terminated. */
+typedef struct xs_attr_in {
+    const char *name;
+    const char *ns;
+    const char *value;
+    size_t value_len;
+} xs_attr_in;
+/* Like xs_new() with nattrs attributes (distinct names), all in one
+ * allocation: the parsers' fast path. Strings are copied. */
+xs_elem *xs_new_attrs(const char *name, const char *ns,
+                      const xs_attr_in *attrs, size_t nattrs);
 xs_elem *xs_ref(xs_elem *e);           /* one more reference; returns e */
 void xs_unref(xs_elem *e);             /* drops one; frees at zero; NULL is fine */
 xs_elem *xs_dup(const xs_elem *e);     /* a deep copy with one reference */
 
 const char *xs_name(const xs_elem *e);
-const char *xs_ns(const xs_elem *e);   /* NULL while unresolved (see xs_new) */
+/* NULL while unresolved (see xs_new); "" for an element in no namespace. */
+const char *xs_ns(const xs_elem *e);
 xs_elem *xs_parent(const xs_elem *e);  /* NULL for a root */
 
 /* Attributes without a namespace, the common case. NULL when absent. */
@@ -51,7 +64,8 @@ size_t xs_attr_count(const xs_elem *e);
 void xs_attr_at(const xs_elem *e, size_t i, const char **name, const char **ns,
                 const char **value);
 
-/* Appends child to e and takes the caller's reference. Returns child. */
+/* Appends child (a root: no parent) to e and takes the caller's reference.
+ * An unresolved namespace in child's tree becomes e's. Returns child. */
 xs_elem *xs_add(xs_elem *e, xs_elem *child);
 /* Shorthand for xs_add(e, xs_new(name, ns)). */
 xs_elem *xs_add_new(xs_elem *e, const char *name, const char *ns);
@@ -75,13 +89,16 @@ const char *xs_child_text(const xs_elem *e, const char *name, const char *ns);
 
 /* Appends e as XML to out. Namespaces are declared where they change; a root
  * whose namespace equals ctx_ns (the stream's default, may be NULL) gets no
- * xmlns. Text and attribute values are escaped. */
+ * xmlns. Namespaced attributes get a prefix (xml: or one declared on the
+ * element). Text and attribute values are escaped; control characters XML
+ * cannot carry become U+FFFD. */
 void xs_serialize(const xs_elem *e, const char *ctx_ns, buf *out);
 /* The same into a new string the caller frees. */
 char *xs_to_string(const xs_elem *e, const char *ctx_ns);
-/* Parses one element (with restricted XML, as xstream does) into *out.
- * Returns 0, XE_BAD_XML or XE_LIMIT. ctx_ns is the namespace in force for an
- * element that declares none. */
+/* Parses one element (with restricted XML, as xstream does; surrounding
+ * whitespace is fine) into *out, a new tree. Returns 0, XE_BAD_XML (*out NULL)
+ * or XE_LIMIT (nesting over 128, over 256 attributes on an element). ctx_ns
+ * is the namespace in force for an element that declares none. */
 int xs_parse(const char *xml, size_t len, const char *ctx_ns, xs_elem **out);
 /* Same name, namespace, attributes (in any order) and children in order. */
 bool xs_equal(const xs_elem *a, const xs_elem *b);

@@ -34,7 +34,8 @@ typedef struct xstream_events {
     /* </stream:stream> was received. */
     void (*close)(void *ud);
     /* The stream is broken: cond is the stream error to send, text says why
-     * (for the log). Nothing more is reported after an error. */
+     * (for the log; it may quote peer bytes, so log_escape() it). Nothing
+     * more is reported after an error. */
     void (*error)(void *ud, xs_stream_condition cond, const char *text);
 } xstream_events;
 
@@ -44,8 +45,9 @@ xstream *xstream_new(const xstream_limits *limits, bool shallow,
                      const xstream_events *events, void *ud);
 void xstream_free(xstream *xs);            /* NULL is fine; not from a callback */
 /* Parses len bytes, firing callbacks. Returns 0, or XE_BAD_XML / XE_LIMIT
- * once error() has fired (further feeds return the same), or XE_CLOSED after
- * the stream's end or xstream_stop(). */
+ * once error() has fired (further feeds return the same), or XE_CLOSED once
+ * the stream has ended or xstream_stop() was called (also from the feed
+ * during which that happened). */
 int xstream_feed(xstream *xs, const char *data, size_t len);
 /* Expects a new stream header next (after STARTTLS or SASL, RFC 6120 §4.3.3).
  * Bytes after the current stanza in the chunk being fed go to the new stream. */
@@ -54,4 +56,9 @@ void xstream_reset(xstream *xs);
 void xstream_stop(xstream *xs);
 /* Bytes buffered for the element being received (for limits and memory use). */
 size_t xstream_pending(const xstream *xs);
+/* The default namespace the stream header declared: the stanzas' namespace,
+ * e.g. "jabber:client" ("" when it declared none; NULL before the header).
+ * The caller decides whether it is supported (invalid-namespace otherwise).
+ * Valid until the next header or xstream_free(). */
+const char *xstream_content_ns(const xstream *xs);
 #endif

@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: MIT */
+/* router/main.c: xmppd-router's arguments, config and event loop. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "libcommon/error.h"
+#include "libcommon/log.h"
+#include "libcommon/proc.h"
+#include "router/router.h"
+
+static const char router_usage[] =
+    "Usage: xmppd-router -c FILE [--check-config]\n"
+    "\n"
+    "The xmppd router: the hub that every component of the suite attaches to\n"
+    "over XEP-0114 streams. It reads the <router> section of FILE, listens on\n"
+    "its <listen> addresses and routes stanzas by domain and by service name.\n"
+    "Usually started by xmppdctl.\n"
+    "\n"
+    "Options:\n"
+    "  -c, --config FILE   the suite's config file (required)\n"
+    "      --check-config  check the router's section of FILE and exit\n"
+    "  -h, --help          show this help\n"
+    "\n"
+    "Signals: SIGTERM/SIGINT stop it cleanly, SIGHUP reopens its log file.\n";
+
+static router the_router;
+static uv_signal_t sig_term, sig_int, sig_hup;
+
+static void router_on_signal(uv_signal_t *h, int signum)
+{
+    (void)h;
+    if (signum == SIGHUP) {
+        log_reopen();
+        log_info("router", "log reopened");
+        return;
+    }
+    log_info("router", "got %s", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+    uv_signal_stop(&sig_term);
+    uv_signal_stop(&sig_int);
+    uv_signal_stop(&sig_hup);
+    uv_close((uv_handle_t *)&sig_term, NULL);
+    uv_close((uv_handle_t *)&sig_int, NULL);
+    uv_close((uv_handle_t *)&sig_hup, NULL);
+    router_stop(&the_router);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "config", required_argument, NULL, 'c' },
+        { "check-config", no_argument, NULL, 'k' },
+        { "help", no_argument, NULL, 'h' },
+        { 0 },
+    };
+    const char *path = NULL;
+    bool check_only = false;
+    int ch;
+    while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'c': path = optarg; break;
+        case 'k': check_only = true; break;
+        case 'h': fputs(router_usage, stdout); return 0;
+        default: fputs(router_usage, stderr); return 2;
+        }
+    }
+    if (!path || optind < argc) {
+        fputs(router_usage, stderr);
+        return 2;
+    }
+
+    cfg *conf;
+    cfg_diag diag = { 0 };
+    if (cfg_load(path, &conf, &diag) < 0) {
+        cfg_diag_print(&diag);
+        return 1;
+    }
+    router *r = &the_router;
+    if (router_config_load(conf, &r->config, &diag) < 0 ||
+        proc_log_setup(conf, "router", &diag) < 0) {
+        if (!diag.file[0])
+            snprintf(diag.file, sizeof diag.file, "%s", path);
+        cfg_diag_print(&diag);
+        cfg_free(conf);
+        router_config_close(&r->config);
+        return 1;
+    }
+    cfg_free(conf);
+    if (check_only) {
+        router_config_close(&r->config);
+        return 0;
+    }
+
+    uv_loop_t *loop = uv_default_loop();
+    net_init(loop);
+    signal(SIGPIPE, SIG_IGN);
+    mkdir(r->config.state_dir, 0750);
+    router_routes_init(r);
+    r->started_ms = uv_now(loop);
+    snprintf(diag.file, sizeof diag.file, "%s", path);
+    if (router_listen_all(r, &diag) < 0 || router_control_listen(r, &diag) < 0) {
+        log_error("router", "%s (%s:%d)", diag.message, diag.file, diag.line);
+        return 1;
+    }
+    uv_signal_init(loop, &sig_term);
+    uv_signal_init(loop, &sig_int);
+    uv_signal_init(loop, &sig_hup);
+    uv_signal_start(&sig_term, router_on_signal, SIGTERM);
+    uv_signal_start(&sig_int, router_on_signal, SIGINT);
+    uv_signal_start(&sig_hup, router_on_signal, SIGHUP);
+    log_info("router", "started with %zu component definitions, domains:%s%s",
+             r->config.n_components, r->config.n_domains ? " " : " (none)",
+             r->config.n_domains ? r->config.domains[0] : "");
+
+    uv_run(loop, UV_RUN_DEFAULT);
+
+    for (size_t i = 0; i < r->config.n_listen; i++)
+        tls_ctx_free(r->tls[i]);
+    free(r->tls);
+    free(r->listeners);
+    router_routes_free(r);
+    router_config_close(&r->config);
+    uv_loop_close(loop);
+    log_info("router", "stopped");
+    log_close();
+    return 0;
+}
