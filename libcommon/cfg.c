@@ -39,19 +39,19 @@ typedef xmlError cfg_xml_error;
 #endif
 
 struct cfg {
-    xmlDoc *doc;          /* doc->_private points back here */
-    char *path;           /* as given */
+    xmlDoc *doc; /* doc->_private points back here */
+    char *path;  /* as given */
 };
 
 /* What each element keeps, in its _private. */
 typedef struct cfg_meta {
-    int line;             /* where its start tag begins */
-    char *text;           /* trimmed, or NULL when there is none */
+    int line;   /* where its start tag begins */
+    char *text; /* trimmed, or NULL when there is none */
 } cfg_meta;
 
 /* What the parser reported, kept while one document is read. */
 typedef struct cfg_parse {
-    bool has_error;       /* the first error, not the last: later ones cascade */
+    bool has_error; /* the first error, not the last: later ones cascade */
     int error_line;
     char error[400];
     bool has_dtd;
@@ -255,15 +255,15 @@ static int cfg_parse_buffer(const char *data, size_t len, const char *name,
     xmlParserCtxt *ctxt = xmlNewParserCtxt();
     if (!ctxt)
         return cfg_diag_fill(diag, name, 0, "cannot create an XML parser");
-    cfg_parse st = { 0 };
+    cfg_parse st = {0};
     ctxt->_private = &st;
     /* The context owns its copy of the SAX handler, so these stay local. */
     ctxt->sax->serror = cfg_on_xml_error;
     ctxt->sax->internalSubset = cfg_on_doctype;
     ctxt->sax->startElementNs = cfg_on_element;
 
-    xmlDoc *doc = xmlCtxtReadMemory(ctxt, data, (int)len, name, NULL,
-                                    CFG_XML_OPTIONS);
+    xmlDoc *doc =
+        xmlCtxtReadMemory(ctxt, data, (int)len, name, NULL, CFG_XML_OPTIONS);
     xmlFreeParserCtxt(ctxt);
 
     int err = 0;
@@ -561,8 +561,8 @@ int cfg_int(const cfg_node *n, const char *attr, long def, long min, long max,
 
     char range[64];
     snprintf(range, sizeof range, "out of range (%ld..%ld)", min, max);
-    unsigned long long limit =
-        is_negative ? (unsigned long long)LONG_MAX + 1 : (unsigned long long)LONG_MAX;
+    unsigned long long limit = is_negative ? (unsigned long long)LONG_MAX + 1
+                                           : (unsigned long long)LONG_MAX;
     if (too_big || mag > limit)
         return cfg_bad_value(diag, n, attr, value, range);
     long v;
@@ -581,8 +581,8 @@ int cfg_int(const cfg_node *n, const char *attr, long def, long min, long max,
 int cfg_bool(const cfg_node *n, const char *attr, bool def, bool *out,
              cfg_diag *diag)
 {
-    static const char *const yes[] = { "yes", "true", "on", "1" };
-    static const char *const no[] = { "no", "false", "off", "0" };
+    static const char *const yes[] = {"yes", "true", "on", "1"};
+    static const char *const no[] = {"no", "false", "off", "0"};
 
     const char *value = cfg_attr(n, attr);
     if (!value) {
@@ -606,7 +606,7 @@ int cfg_bool(const cfg_node *n, const char *attr, bool def, bool *out,
 static void cfg_format_size(size_t v, char *out, size_t size)
 {
     static const char units[] = "GMk";
-    static const size_t scale[] = { (size_t)1 << 30, (size_t)1 << 20, 1024 };
+    static const size_t scale[] = {(size_t)1 << 30, (size_t)1 << 20, 1024};
 
     for (size_t i = 0; i < 3; i++) {
         if (v != 0 && v % scale[i] == 0) {
@@ -620,6 +620,16 @@ static void cfg_format_size(size_t v, char *out, size_t size)
 int cfg_size(const cfg_node *n, const char *attr, size_t def, size_t min,
              size_t max, size_t *out, cfg_diag *diag)
 {
+    static const struct {
+        const char *suffix;
+        size_t bytes;
+    } units[] = {
+        {"", 1},
+        {"k", (size_t)1 << 10},
+        {"m", (size_t)1 << 20},
+        {"g", (size_t)1 << 30},
+    };
+
     const char *value = cfg_attr(n, attr);
     if (!value) {
         *out = def;
@@ -628,19 +638,14 @@ int cfg_size(const cfg_node *n, const char *attr, size_t def, size_t min,
     const char *p = value;
     unsigned long long mag;
     bool too_big;
-    if (!cfg_digits(&p, &mag, &too_big))
-        return cfg_bad_value(diag, n, attr, value,
-                             "not a size (like 64k, 4M)");
-    size_t unit = 1;
-    switch (*p) {
-    case 'k': case 'K': unit = (size_t)1 << 10; p++; break;
-    case 'm': case 'M': unit = (size_t)1 << 20; p++; break;
-    case 'g': case 'G': unit = (size_t)1 << 30; p++; break;
-    default: break;
+    size_t unit = 0;
+    if (cfg_digits(&p, &mag, &too_big)) {
+        for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+            if (strcasecmp(p, units[i].suffix) == 0)
+                unit = units[i].bytes;
     }
-    if (*p != '\0')
-        return cfg_bad_value(diag, n, attr, value,
-                             "not a size (like 64k, 4M)");
+    if (unit == 0)
+        return cfg_bad_value(diag, n, attr, value, "not a size (like 64k, 4M)");
 
     char lo[32], hi[32], range[80];
     cfg_format_size(min, lo, sizeof lo);
@@ -658,8 +663,13 @@ int cfg_size(const cfg_node *n, const char *attr, size_t def, size_t min,
 /* 300000 as "5min": the largest exact unit, for range messages. */
 static void cfg_format_ms(long v, char *out, size_t size)
 {
-    static const struct { long ms; const char *unit; } units[] = {
-        { 3600000, "h" }, { 60000, "min" }, { 1000, "s" },
+    static const struct {
+        long ms;
+        const char *unit;
+    } units[] = {
+        {3600000, "h"},
+        {60000, "min"},
+        {1000, "s"},
     };
 
     if (v == 0) {
@@ -678,9 +688,11 @@ static void cfg_format_ms(long v, char *out, size_t size)
 int cfg_duration_ms(const cfg_node *n, const char *attr, long def, long min,
                     long max, long *out, cfg_diag *diag)
 {
-    static const struct { const char *suffix; long ms; } units[] = {
-        { "", 1000 }, { "ms", 1 }, { "s", 1000 }, { "min", 60000 },
-        { "h", 3600000 },
+    static const struct {
+        const char *suffix;
+        long ms;
+    } units[] = {
+        {"", 1000}, {"ms", 1}, {"s", 1000}, {"min", 60000}, {"h", 3600000},
     };
 
     const char *value = cfg_attr(n, attr);
@@ -723,8 +735,7 @@ int cfg_required(const cfg_node *n, const char *attr, const char **out,
         if (!n)
             return cfg_error(diag, NULL, "missing element: needs attribute %s",
                              attr);
-        return cfg_error(diag, n, "<%s> needs attribute %s", cfg_name(n),
-                         attr);
+        return cfg_error(diag, n, "<%s> needs attribute %s", cfg_name(n), attr);
     }
     *out = value;
     return 0;

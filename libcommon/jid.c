@@ -311,12 +311,20 @@ static int prep_unicode(const char *s, size_t len,
 
     if (!err && is_local) {
         Stringprep_profile fold[2];
+        /* Names repeat their letters: look each one up once. Slot 0 never
+         * matches, since ASCII is not looked up. */
+        uint32_t seen[64] = { 0 };
 
         if (!casefold_profile(fold))
             err = XE_BAD_JID;
-        for (long i = 0; i < n && !err; i++)
-            if ((i == 0 || u[i] != u[i - 1]) && !local_cp_allowed(u[i], fold))
+        for (long i = 0; i < n && !err; i++) {
+            uint32_t c = u[i];
+            if (c < 0x80 || seen[c % 64] == c)
+                continue;
+            if (!local_cp_allowed(c, fold))
                 err = XE_BAD_JID;
+            seen[c % 64] = c;
+        }
     }
     if (!err)
         err = prep_ucs4(u, (size_t)n, profile, &p, &pn);
@@ -526,6 +534,9 @@ done:
 static int domain_idna(const char *s, size_t len, char *out, size_t *out_len)
 {
     size_t at = 0, start = 0;
+    /* The last IDN label, raw and prepared, for names that repeat one. */
+    const char *last = NULL;
+    size_t last_len = 0, last_at = 0, last_out_len = 0;
 
     for (size_t i = 0; i <= len;) {
         size_t sep = i < len ? separator_len(s + i, len - i) : 0;
@@ -548,10 +559,20 @@ static int domain_idna(const char *s, size_t len, char *out, size_t *out_len)
             if (!is_ldh_label(out + at, label_len))
                 return XE_BAD_JID;
             at += label_len;
+        } else if (last && label_len == last_len &&
+                   memcmp(label, last, label_len) == 0) {
+            if (last_out_len > JID_MAX_PART - at)
+                return XE_LIMIT;
+            memmove(out + at, out + last_at, last_out_len);
+            at += last_out_len;
         } else {
+            last_at = at;
             int err = domain_idna_label(label, label_len, out, &at);
             if (err)
                 return err;
+            last = label;
+            last_len = label_len;
+            last_out_len = at - last_at;
         }
         if (i == len)
             break;

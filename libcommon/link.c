@@ -65,8 +65,15 @@ static void link_schedule_retry(link_conn *l, const char *why)
     uv_timer_start(&l->retry, link_on_retry, l->backoff_ms, 0);
 }
 
+static void link_on_retry_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
 static void link_refuse(link_conn *l, const char *why)
 {
+    if (l->state == LINK_REFUSED)
+        return;
     log_error(l->who, "the router refused this component: %s", why);
     l->state = LINK_REFUSED;
     if (l->net)
@@ -170,13 +177,6 @@ static void link_on_stanza(void *ud, xs_elem *st, const char *raw, size_t len)
 {
     link_conn *l = ud;
     const char *ns = xs_ns(st) ? xs_ns(st) : "";
-    if (l->state == LINK_HANDSHAKE) {
-        if (strcmp(xs_name(st), "handshake") == 0) {
-            l->backoff_ms = 0;
-            link_send_binds(l);
-        }
-        return;
-    }
     if (strcmp(ns, XS_NS_STREAMS) == 0 && strcmp(xs_name(st), "error") == 0) {
         xs_elem *cond = xs_first(st);
         const char *name = cond ? xs_name(cond) : "undefined-condition";
@@ -185,6 +185,13 @@ static void link_on_stanza(void *ud, xs_elem *st, const char *raw, size_t len)
         } else {
             log_warn(l->who, "stream error from the router: %s", name);
             net_conn_close(l->net);
+        }
+        return;
+    }
+    if (l->state == LINK_HANDSHAKE) {
+        if (strcmp(xs_name(st), "handshake") == 0) {
+            l->backoff_ms = 0;
+            link_send_binds(l);
         }
         return;
     }
@@ -248,7 +255,7 @@ static void link_on_closed(net_conn *c)
     xstream_free(l->xs);
     l->xs = NULL;
     if (l->is_freeing) {
-        uv_close((uv_handle_t *)&l->retry, (uv_close_cb)free);
+        uv_close((uv_handle_t *)&l->retry, link_on_retry_closed);
         return;
     }
     link_schedule_retry(l, "connection closed");
@@ -263,7 +270,7 @@ static void link_on_connected(void *ud, net_conn *c, int err)
     link_conn *l = ud;
     if (err < 0) {
         if (l->is_freeing) {
-            uv_close((uv_handle_t *)&l->retry, (uv_close_cb)free);
+            uv_close((uv_handle_t *)&l->retry, link_on_retry_closed);
             return;
         }
         l->state = LINK_DOWN;
@@ -350,7 +357,7 @@ void link_free(link_conn *l)
             net_conn_send(l->net, "</stream:stream>", 16);
         net_conn_close(l->net);      /* link_on_closed frees */
     } else if (l->state != LINK_CONNECTING) {
-        uv_close((uv_handle_t *)&l->retry, (uv_close_cb)free);
+        uv_close((uv_handle_t *)&l->retry, link_on_retry_closed);
     }                                /* else link_on_connected frees */
 }
 

@@ -609,6 +609,17 @@ const char *net_listener_address(const net_listener *l)
     return l->address;
 }
 
+int net_listener_port(const net_listener *l)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    if (l->opts.is_unix || uv_tcp_getsockname(&l->h.tcp, (struct sockaddr *)&ss, &len) != 0)
+        return 0;
+    if (ss.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
 static void net_listener_on_closed(uv_handle_t *h)
 {
     net_listener *l = (net_listener *)h;

@@ -96,6 +96,7 @@ typedef struct net_listen_opts {
 int net_listen(const net_listen_opts *opts, net_listener **out);
 void *net_listener_data(const net_listener *l);
 const char *net_listener_address(const net_listener *l);
+int net_listener_port(const net_listener *l);  /* TCP: the bound port (for port 0) */
 void net_listener_close(net_listener *l);    /* stops accepting; open conns stay */
 
 /* The outcome of net_connect: 0 with c ready for net_conn_send() (the TLS

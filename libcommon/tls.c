@@ -32,7 +32,7 @@ struct tls_ctx {
     gnutls_priority_t prio;
     bool is_server;
     bool verify_peer;
-    bool has_trust;              /* trust anchors are loaded */
+    bool has_trust; /* trust anchors are loaded */
 };
 
 struct tls_session {
@@ -40,18 +40,18 @@ struct tls_session {
     gnutls_session_t gs;
     tls_io io;
     void *ud;
-    char *name;                  /* client: the server name expected */
-    char *sni;                   /* server: the name the client asked for */
-    buf in;                      /* ciphertext fed but not yet read by gnutls */
-    buf out;                     /* plaintext waiting for the handshake */
-    int failure;                 /* XE_TLS or XE_CERT once the session failed */
-    int in_gnutls;               /* depth of gnutls calls: push may call back */
-    bool in_pump;                /* tls_pump is running: it sees new input */
+    char *name;    /* client: the server name expected */
+    char *sni;     /* server: the name the client asked for */
+    buf in;        /* ciphertext fed but not yet read by gnutls */
+    buf out;       /* plaintext waiting for the handshake */
+    int failure;   /* XE_TLS or XE_CERT once the session failed */
+    int in_gnutls; /* depth of gnutls calls: push may call back */
+    bool in_pump;  /* tls_pump is running: it sees new input */
     bool is_ready;
     bool is_verified;
-    bool got_close;              /* the peer sent close_notify */
-    bool is_shut;                /* tls_session_bye was called */
-    bool bye_pending;            /* ... from inside gnutls: send it afterwards */
+    bool got_close;   /* the peer sent close_notify */
+    bool is_shut;     /* tls_session_bye was called */
+    bool bye_pending; /* ... from inside gnutls: send it afterwards */
     char error[256];
 };
 
@@ -79,8 +79,8 @@ static void tls_ctx_release(tls_ctx *ctx)
     free(ctx);
 }
 
-static int tls_ctx_load_trust(tls_ctx *ctx, const tls_ctx_opts *opts,
-                              char *err, size_t errlen)
+static int tls_ctx_load_trust(tls_ctx *ctx, const tls_ctx_opts *opts, char *err,
+                              size_t errlen)
 {
     if (opts->ca_file) {
         int n = gnutls_certificate_set_x509_trust_file(ctx->cred, opts->ca_file,
@@ -120,8 +120,8 @@ int tls_ctx_new(const tls_ctx_opts *opts, tls_ctx **out, char *err,
     ctx->is_server = opts->is_server;
     ctx->verify_peer = opts->verify_peer;
 
-    const char *prio = opts->priorities ? opts->priorities
-                                        : tls_default_priorities;
+    const char *prio =
+        opts->priorities ? opts->priorities : tls_default_priorities;
     const char *where = NULL;
     int rc = gnutls_priority_init(&ctx->prio, prio, &where);
     if (rc < 0) {
@@ -141,10 +141,12 @@ int tls_ctx_new(const tls_ctx_opts *opts, tls_ctx **out, char *err,
 
     int xe = 0;
     if (!opts->cert_file != !opts->key_file) {
-        tls_errf(err, errlen, "a certificate needs both cert_file and key_file");
+        tls_errf(err, errlen,
+                 "a certificate needs both cert_file and key_file");
         xe = XE_CONFIG;
     } else if (opts->cert_file) {
-        xe = tls_ctx_add_cert(ctx, opts->cert_file, opts->key_file, err, errlen);
+        xe =
+            tls_ctx_add_cert(ctx, opts->cert_file, opts->key_file, err, errlen);
     } else if (opts->is_server) {
         tls_errf(err, errlen, "a server needs cert_file and key_file");
         xe = XE_CONFIG;
@@ -165,13 +167,14 @@ int tls_ctx_add_cert(tls_ctx *ctx, const char *cert_file, const char *key_file,
                      char *err, size_t errlen)
 {
     if (!cert_file || !key_file) {
-        tls_errf(err, errlen, "a certificate needs both cert_file and key_file");
+        tls_errf(err, errlen,
+                 "a certificate needs both cert_file and key_file");
         return XE_CONFIG;
     }
     /* With several pairs loaded, gnutls serves the one whose names match the
      * client's server_name (RFC 6066 §3), else the first. */
-    int rc = gnutls_certificate_set_x509_key_file(ctx->cred, cert_file,
-                                                  key_file, GNUTLS_X509_FMT_PEM);
+    int rc = gnutls_certificate_set_x509_key_file(
+        ctx->cred, cert_file, key_file, GNUTLS_X509_FMT_PEM);
     if (rc < 0) {
         tls_errf(err, errlen, "cert_file %s with key_file %s: %s", cert_file,
                  key_file, gnutls_strerror(rc));
@@ -246,11 +249,12 @@ static int tls_fail(tls_session *s, int rc)
     switch (rc) {
     case GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR: {
         unsigned int status = gnutls_session_get_verify_cert_status(s->gs);
-        gnutls_datum_t text = { 0 };
+        gnutls_datum_t text = {0};
         if (gnutls_certificate_verification_status_print(
                 status, GNUTLS_CRT_X509, &text, 0) == 0) {
             size_t len = strlen((const char *)text.data);
-            while (len > 0 && (text.data[len - 1] == ' ' || text.data[len - 1] == '\n'))
+            while (len > 0 &&
+                   (text.data[len - 1] == ' ' || text.data[len - 1] == '\n'))
                 len--;
             tls_set_error(s, "peer certificate did not verify: %.*s", (int)len,
                           (const char *)text.data);
@@ -284,8 +288,9 @@ static int tls_fail(tls_session *s, int rc)
     /* Tell the peer why, unless it told us (RFC 8446 §6.2). Before TLS 1.3 a
      * missing client certificate is a handshake_failure (RFC 5246 §7.4.6). */
     s->in_gnutls++;
-    if ((rc == GNUTLS_E_NO_CERTIFICATE_FOUND || rc == GNUTLS_E_CERTIFICATE_REQUIRED)
-        && gnutls_protocol_get_version(s->gs) != GNUTLS_TLS1_3)
+    if ((rc == GNUTLS_E_NO_CERTIFICATE_FOUND ||
+         rc == GNUTLS_E_CERTIFICATE_REQUIRED) &&
+        gnutls_protocol_get_version(s->gs) != GNUTLS_TLS1_3)
         gnutls_alert_send(s->gs, GNUTLS_AL_FATAL, GNUTLS_A_HANDSHAKE_FAILURE);
     else
         gnutls_alert_send_appropriate(s->gs, rc);
@@ -351,28 +356,31 @@ static void tls_on_handshake(tls_session *s)
         char name[256];
         size_t len = sizeof name;
         unsigned int type = 0;
-        if (gnutls_server_name_get(s->gs, name, &len, &type, 0) == 0
-            && type == GNUTLS_NAME_DNS && len > 0)
+        if (gnutls_server_name_get(s->gs, name, &len, &type, 0) == 0 &&
+            type == GNUTLS_NAME_DNS && len > 0)
             s->sni = xstrndup(name, len);
     }
     unsigned int n = 0;
-    if (s->ctx->has_trust && gnutls_certificate_type_get(s->gs) == GNUTLS_CRT_X509
-        && gnutls_certificate_get_peers(s->gs, &n) && n > 0) {
+    if (s->ctx->has_trust &&
+        gnutls_certificate_type_get(s->gs) == GNUTLS_CRT_X509 &&
+        gnutls_certificate_get_peers(s->gs, &n) && n > 0) {
         unsigned int status = 0;
         const char *host = s->ctx->is_server ? NULL : s->name;
-        s->is_verified = gnutls_certificate_verify_peers3(s->gs, host, &status) == 0
-                         && status == 0;
+        s->is_verified =
+            gnutls_certificate_verify_peers3(s->gs, host, &status) == 0 &&
+            status == 0;
     }
 }
 
-static int tls_refuse_renegotiation(tls_session *s)
+/* We never renegotiate; a warning alert says so (RFC 5246 §7.2.2). */
+static void tls_refuse_renegotiation(tls_session *s)
 {
-    /* RFC 5746 aside, we never renegotiate: a warning says so (RFC 5246 §7.2.2). */
     s->in_gnutls++;
-    int rc = gnutls_alert_send(s->gs, GNUTLS_AL_WARNING,
-                               GNUTLS_A_NO_RENEGOTIATION);
+    int rc =
+        gnutls_alert_send(s->gs, GNUTLS_AL_WARNING, GNUTLS_A_NO_RENEGOTIATION);
     s->in_gnutls--;
-    return rc < 0 && gnutls_error_is_fatal(rc) ? tls_fail(s, rc) : 0;
+    if (rc < 0 && gnutls_error_is_fatal(rc))
+        tls_fail(s, rc);
 }
 
 /* Is it worth calling gnutls again after GNUTLS_E_AGAIN? Only when a callback
@@ -407,7 +415,7 @@ static int tls_process(tls_session *s)
             }
             if (gnutls_error_is_fatal(rc))
                 return tls_fail(s, rc);
-            continue;                    /* a warning alert: go on */
+            continue; /* a warning alert: go on */
         }
 
         s->in_gnutls++;
@@ -458,8 +466,8 @@ static bool tls_is_ip_literal(const char *name)
 {
     unsigned char addr[16];
 
-    return inet_pton(AF_INET, name, addr) == 1
-           || inet_pton(AF_INET6, name, addr) == 1;
+    return inet_pton(AF_INET, name, addr) == 1 ||
+           inet_pton(AF_INET6, name, addr) == 1;
 }
 
 tls_session *tls_session_new(tls_ctx *ctx, const char *name, const tls_io *io,
@@ -472,8 +480,8 @@ tls_session *tls_session_new(tls_ctx *ctx, const char *name, const tls_io *io,
     buf_init(&s->in);
     buf_init(&s->out);
 
-    unsigned int flags = (ctx->is_server ? GNUTLS_SERVER : GNUTLS_CLIENT)
-                         | GNUTLS_NONBLOCK;
+    unsigned int flags =
+        (ctx->is_server ? GNUTLS_SERVER : GNUTLS_CLIENT) | GNUTLS_NONBLOCK;
     /* Fails only without memory, which we never handle (alloc.h). */
     if (gnutls_init(&s->gs, flags) < 0)
         abort();
@@ -483,6 +491,8 @@ tls_session *tls_session_new(tls_ctx *ctx, const char *name, const tls_io *io,
     gnutls_transport_set_push_function(s->gs, tls_push);
     gnutls_transport_set_pull_function(s->gs, tls_pull);
     gnutls_transport_set_pull_timeout_function(s->gs, tls_pull_timeout);
+    /* The caller's timers bound the handshake, not gnutls's clock. */
+    gnutls_handshake_set_timeout(s->gs, 0);
 
     if (ctx->is_server) {
         if (ctx->verify_peer) {
@@ -509,7 +519,7 @@ void tls_session_free(tls_session *s)
 {
     if (!s)
         return;
-    assert(!s->in_pump && !s->in_gnutls);   /* not from a callback */
+    assert(!s->in_pump && !s->in_gnutls); /* not from a callback */
     gnutls_deinit(s->gs);
     buf_close(&s->in);
     buf_close(&s->out);
@@ -595,8 +605,8 @@ static bool tls_crt_has_xmpp_addr(gnutls_x509_crt_t crt, const char *hostname)
     for (unsigned int i = 0;; i++) {
         char value[1024];
         size_t len = sizeof value - 1;
-        int type = gnutls_x509_crt_get_subject_alt_name(crt, i, value, &len,
-                                                        NULL);
+        int type =
+            gnutls_x509_crt_get_subject_alt_name(crt, i, value, &len, NULL);
         if (type == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
             return false;
         /* gnutls names the XmppAddr type itself, decoded, or leaves it a
@@ -628,8 +638,8 @@ bool tls_session_peer_has_name(const tls_session *s, const char *hostname)
         return false;
     bool has_name = false;
     if (gnutls_x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER) == 0)
-        has_name = gnutls_x509_crt_check_hostname(crt, hostname)
-                   || tls_crt_has_xmpp_addr(crt, hostname);
+        has_name = gnutls_x509_crt_check_hostname(crt, hostname) ||
+                   tls_crt_has_xmpp_addr(crt, hostname);
     gnutls_x509_crt_deinit(crt);
     return has_name;
 }
@@ -655,11 +665,11 @@ int tls_session_channel_binding(const tls_session *s, const char *type,
      * value is unique to the connection. */
     if (cbtype == GNUTLS_CB_TLS_UNIQUE && is_tls13)
         return XE_NOT_FOUND;
-    if (cbtype == GNUTLS_CB_TLS_EXPORTER && !is_tls13
-        && !gnutls_session_ext_master_secret_status(s->gs))
+    if (cbtype == GNUTLS_CB_TLS_EXPORTER && !is_tls13 &&
+        !gnutls_session_ext_master_secret_status(s->gs))
         return XE_NOT_FOUND;
 
-    gnutls_datum_t cb = { 0 };
+    gnutls_datum_t cb = {0};
     int rc = gnutls_session_channel_binding(s->gs, cbtype, &cb);
     if (rc == GNUTLS_E_INVALID_REQUEST || rc == GNUTLS_E_UNIMPLEMENTED_FEATURE)
         return XE_NOT_FOUND;

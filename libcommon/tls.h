@@ -36,9 +36,9 @@ int tls_ctx_add_cert(tls_ctx *ctx, const char *cert_file, const char *key_file,
 void tls_ctx_free(tls_ctx *ctx);         /* after every session of it is freed */
 
 /* The callbacks run synchronously inside the tls_session_* call that caused
- * them. recv and ready may call tls_session_send, tls_session_bye and
- * tls_session_feed (bytes fed from a callback are processed before the outer
- * call returns) but never tls_session_free. */
+ * them; ready may be NULL. recv and ready may call tls_session_send,
+ * tls_session_bye and tls_session_feed (bytes fed from a callback are
+ * processed before the outer call returns) but never tls_session_free. */
 typedef struct tls_io {
     /* Ciphertext to put on the wire. */
     void (*send)(void *ud, const char *data, size_t len);
@@ -56,7 +56,8 @@ tls_session *tls_session_new(tls_ctx *ctx, const char *name, const tls_io *io,
 void tls_session_free(tls_session *s);   /* NULL is fine; not from a callback */
 /* Takes ciphertext from the wire: advances the handshake, or decrypts and
  * fires recv. Returns 0, XE_TLS (alert or bad record), XE_CERT (the peer's
- * certificate did not verify) or XE_CLOSED (the peer sent close_notify). */
+ * certificate did not verify) or XE_CLOSED (the peer sent close_notify).
+ * After an error every later call returns the same one. */
 int tls_session_feed(tls_session *s, const char *data, size_t len);
 /* Encrypts plaintext and fires send. Before the handshake is done the data is
  * kept and sent once it is. Returns 0, XE_TLS (the session has failed) or
@@ -72,11 +73,11 @@ const char *tls_session_sni(const tls_session *s);      /* server: the name aske
 /* "TLS1.3"; NULL before the handshake is done. */
 const char *tls_session_version(const tls_session *s);
 /* Did the peer's certificate verify against the trust anchors (ca_file)?
- * Server: the client certificate, if one was sent. Client: the server's, also
- * against the name given to tls_session_new (checked even without verify_peer). */
+ * Server: the client certificate, if one was sent. Client: the server's, and
+ * against the name given to tls_session_new, even without verify_peer. */
 bool tls_session_peer_verified(const tls_session *s);
-/* Does the verified peer certificate name hostname (RFC 6125)? False when the
- * certificate did not verify. */
+/* Does the verified peer certificate name hostname, as a DNS name (RFC 6125)
+ * or an XmppAddr (RFC 6120 §13.7.1.4)? False when it did not verify. */
 bool tls_session_peer_has_name(const tls_session *s, const char *hostname);
 
 #define TLS_CHANNEL_BINDING_MAX 64       /* bytes: the largest value below */

@@ -14,26 +14,26 @@
 
 typedef struct xs_attrib {
     const char *name;
-    const char *ns;      /* NULL when none */
+    const char *ns; /* NULL when none */
     const char *value;
-    char *owned;         /* heap block of the strings; NULL: in the element's */
+    char *owned; /* heap block of the strings; NULL: in the element's */
 } xs_attrib;
 
 /* One allocation holds the struct, then (for a parsed or duplicated element)
  * its attribute array and all its strings, or (for a text node) the text. */
 struct xs_elem {
     xs_elem *parent;
-    xs_elem *next, *prev;   /* siblings, elements and text nodes alike */
-    xs_elem *first, *last;  /* children */
-    const char *name;       /* NULL marks a text node */
+    xs_elem *next, *prev;  /* siblings, elements and text nodes alike */
+    xs_elem *first, *last; /* children */
+    const char *name;      /* NULL marks a text node */
     const char *ns;
-    char *ns_owned;         /* ns's storage when resolved after creation */
+    char *ns_owned; /* ns's storage when resolved after creation */
     xs_attrib *attrs;
     size_t nattrs, attrs_cap;
-    char *text_cache;       /* xs_text() of mixed content */
-    size_t text_len;        /* a text node's length */
+    char *text_cache; /* xs_text() of mixed content */
+    size_t text_len;  /* a text node's length */
     unsigned refs;
-    bool attrs_owned;       /* attrs is a heap array rather than in the block */
+    bool attrs_owned; /* attrs is a heap array rather than in the block */
 };
 
 static inline char *xs_extra(xs_elem *e)
@@ -53,8 +53,8 @@ static char *xs_put(char *p, const char *s, size_t len)
     return p + len + 1;
 }
 
-xs_elem *xs_new_attrs(const char *name, const char *ns,
-                      const xs_attr_in *attrs, size_t nattrs)
+xs_elem *xs_new_attrs(const char *name, const char *ns, const xs_attr_in *attrs,
+                      size_t nattrs)
 {
     size_t name_len = strlen(name);
     size_t ns_len = ns ? strlen(ns) : 0;
@@ -68,7 +68,7 @@ xs_elem *xs_new_attrs(const char *name, const char *ns,
     /* Not xalloc(): everything below is written, so zeroing would be waste. */
     xs_elem *e = malloc(size);
     if (!e)
-        e = xalloc(size);   /* logs and aborts */
+        e = xalloc(size); /* logs and aborts */
     memset(e, 0, sizeof *e);
     e->refs = 1;
     e->attrs = (xs_attrib *)xs_extra(e);
@@ -135,7 +135,7 @@ void xs_unref(xs_elem *e)
     while (c) {
         xs_elem *next = c->next;
         c->parent = c->next = c->prev = NULL;
-        xs_unref(c);   /* a child someone else holds becomes a root */
+        xs_unref(c); /* a child someone else holds becomes a root */
         c = next;
     }
     for (size_t i = 0; i < e->nattrs; i++)
@@ -188,11 +188,12 @@ static xs_elem *xs_dup_node(const xs_elem *e)
     xs_attr_in small[8];
     xs_attr_in *in = e->nattrs <= 8 ? small : xalloc(e->nattrs * sizeof *in);
     for (size_t i = 0; i < e->nattrs; i++) {
-        in[i] = (xs_attr_in){ .name = e->attrs[i].name, .ns = e->attrs[i].ns,
-                              .value = e->attrs[i].value,
-                              .value_len = strlen(e->attrs[i].value) };
+        in[i] = (xs_attr_in){.name = e->attrs[i].name,
+                             .ns = e->attrs[i].ns,
+                             .value = e->attrs[i].value,
+                             .value_len = strlen(e->attrs[i].value)};
     }
-    xs_elem *d = xs_new_attrs(e->name, e->ns, in, e->nattrs);
+    xs_elem *d = xs_new_attrs(e->name, e->ns, e->nattrs ? in : NULL, e->nattrs);
     if (in != small)
         free(in);
     for (const xs_elem *c = e->first; c; c = c->next)
@@ -303,8 +304,7 @@ void xs_set_attr_ns(xs_elem *e, const char *ns, const char *name,
         xs_put(p, ns, ns_len);
     }
     free(a->owned);
-    *a = (xs_attrib){ .name = nname, .ns = nns, .value = nvalue,
-                      .owned = block };
+    *a = (xs_attrib){.name = nname, .ns = nns, .value = nvalue, .owned = block};
 }
 
 void xs_set_attr(xs_elem *e, const char *name, const char *value)
@@ -364,7 +364,8 @@ void xs_add_text(xs_elem *e, const char *text, size_t len)
         return;
     xs_elem *last = e->last;
     if (last && xs_is_text(last)) {
-        xs_replace(last, xs_new_text(xs_extra(last), last->text_len, text, len));
+        xs_replace(last,
+                   xs_new_text(xs_extra(last), last->text_len, text, len));
         xs_drop_text_cache(e);
         return;
     }
@@ -480,10 +481,18 @@ static void xs_escape(buf *out, const char *s, size_t len, bool is_attr)
             continue;
         buf_append_xml(out, s + run, i - run, is_attr);
         switch (c) {
-        case '\t': buf_append(out, "&#9;", 4); break;
-        case '\n': buf_append(out, "&#10;", 5); break;
-        case '\r': buf_append(out, "&#13;", 5); break;
-        default: buf_append(out, "\xEF\xBF\xBD", 3); break;
+        case '\t':
+            buf_append(out, "&#9;", 4);
+            break;
+        case '\n':
+            buf_append(out, "&#10;", 5);
+            break;
+        case '\r':
+            buf_append(out, "&#13;", 5);
+            break;
+        default:
+            buf_append(out, "\xEF\xBF\xBD", 3);
+            break;
         }
         run = i + 1;
     }
@@ -617,24 +626,24 @@ int xs_parse(const char *xml, size_t len, const char *ctx_ns, xs_elem **out)
     static const char tail[] = "</stream:stream>";
     size_t most = len > buf_len(&head) ? len : buf_len(&head);
     xstream_limits limits = {
-        .max_stanza_bytes = most + 1, .max_depth = 128, .max_attrs = 256 };
-    static const xstream_events events = {
-        .stanza = xs_parse_on_stanza, .error = xs_parse_on_error };
-    xs_parse_state ps = { 0 };
+        .max_stanza_bytes = most + 1, .max_depth = 128, .max_attrs = 256};
+    static const xstream_events events = {.stanza = xs_parse_on_stanza,
+                                          .error = xs_parse_on_error};
+    xs_parse_state ps = {0};
     xstream *xs = xstream_new(&limits, false, &events, &ps);
     int rc = xstream_feed(xs, buf_data(&head), buf_len(&head));
     if (rc == 0)
         rc = xstream_feed(xs, xml, len);
-    if (rc == 0)
-        rc = xstream_feed(xs, tail, sizeof tail - 1);
+    /* Only our own closing tag may end the stream. */
+    int end = rc == 0 ? xstream_feed(xs, tail, sizeof tail - 1) : rc;
     xstream_free(xs);
     buf_close(&head);
-    if (rc == XE_CLOSED && !ps.failed && ps.count == 1) {
+    if (rc == 0 && end == XE_CLOSED && !ps.failed && ps.count == 1) {
         *out = ps.st;
         return 0;
     }
     xs_unref(ps.st);
-    return rc == XE_LIMIT ? XE_LIMIT : XE_BAD_XML;
+    return rc == XE_LIMIT || end == XE_LIMIT ? XE_LIMIT : XE_BAD_XML;
 }
 
 bool xs_equal(const xs_elem *a, const xs_elem *b)
@@ -666,28 +675,28 @@ bool xs_equal(const xs_elem *a, const xs_elem *b)
 static const struct {
     const char *name, *type;
 } xs_conditions[] = {
-    [XS_BAD_REQUEST] = { "bad-request", "modify" },
-    [XS_CONFLICT] = { "conflict", "cancel" },
-    [XS_FEATURE_NOT_IMPLEMENTED] = { "feature-not-implemented", "cancel" },
-    [XS_FORBIDDEN] = { "forbidden", "auth" },
-    [XS_GONE] = { "gone", "cancel" },
-    [XS_INTERNAL_SERVER_ERROR] = { "internal-server-error", "cancel" },
-    [XS_ITEM_NOT_FOUND] = { "item-not-found", "cancel" },
-    [XS_JID_MALFORMED] = { "jid-malformed", "modify" },
-    [XS_NOT_ACCEPTABLE] = { "not-acceptable", "modify" },
-    [XS_NOT_ALLOWED] = { "not-allowed", "cancel" },
-    [XS_NOT_AUTHORIZED] = { "not-authorized", "auth" },
-    [XS_POLICY_VIOLATION] = { "policy-violation", "modify" },
-    [XS_RECIPIENT_UNAVAILABLE] = { "recipient-unavailable", "wait" },
-    [XS_REDIRECT] = { "redirect", "modify" },
-    [XS_REGISTRATION_REQUIRED] = { "registration-required", "auth" },
-    [XS_REMOTE_SERVER_NOT_FOUND] = { "remote-server-not-found", "cancel" },
-    [XS_REMOTE_SERVER_TIMEOUT] = { "remote-server-timeout", "wait" },
-    [XS_RESOURCE_CONSTRAINT] = { "resource-constraint", "wait" },
-    [XS_SERVICE_UNAVAILABLE] = { "service-unavailable", "cancel" },
-    [XS_SUBSCRIPTION_REQUIRED] = { "subscription-required", "auth" },
-    [XS_UNDEFINED_CONDITION] = { "undefined-condition", "cancel" },
-    [XS_UNEXPECTED_REQUEST] = { "unexpected-request", "wait" },
+    [XS_BAD_REQUEST] = {"bad-request", "modify"},
+    [XS_CONFLICT] = {"conflict", "cancel"},
+    [XS_FEATURE_NOT_IMPLEMENTED] = {"feature-not-implemented", "cancel"},
+    [XS_FORBIDDEN] = {"forbidden", "auth"},
+    [XS_GONE] = {"gone", "cancel"},
+    [XS_INTERNAL_SERVER_ERROR] = {"internal-server-error", "cancel"},
+    [XS_ITEM_NOT_FOUND] = {"item-not-found", "cancel"},
+    [XS_JID_MALFORMED] = {"jid-malformed", "modify"},
+    [XS_NOT_ACCEPTABLE] = {"not-acceptable", "modify"},
+    [XS_NOT_ALLOWED] = {"not-allowed", "cancel"},
+    [XS_NOT_AUTHORIZED] = {"not-authorized", "auth"},
+    [XS_POLICY_VIOLATION] = {"policy-violation", "modify"},
+    [XS_RECIPIENT_UNAVAILABLE] = {"recipient-unavailable", "wait"},
+    [XS_REDIRECT] = {"redirect", "modify"},
+    [XS_REGISTRATION_REQUIRED] = {"registration-required", "auth"},
+    [XS_REMOTE_SERVER_NOT_FOUND] = {"remote-server-not-found", "cancel"},
+    [XS_REMOTE_SERVER_TIMEOUT] = {"remote-server-timeout", "wait"},
+    [XS_RESOURCE_CONSTRAINT] = {"resource-constraint", "wait"},
+    [XS_SERVICE_UNAVAILABLE] = {"service-unavailable", "cancel"},
+    [XS_SUBSCRIPTION_REQUIRED] = {"subscription-required", "auth"},
+    [XS_UNDEFINED_CONDITION] = {"undefined-condition", "cancel"},
+    [XS_UNEXPECTED_REQUEST] = {"unexpected-request", "wait"},
 };
 #define XS_NCONDITIONS (sizeof xs_conditions / sizeof xs_conditions[0])
 

@@ -1,1 +1,716 @@
 /* SPDX-License-Identifier: MIT */
+/* libcommon/xstream.c: the XMPP stream parser, on libxml2's SAX2 push parser,
+ * with the restricted XML of RFC 6120 §11.1 and the configured limits. */
+#include "libcommon/xstream.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <libxml/entities.h>
+#include <libxml/parser.h>
+
+#include "libcommon/alloc.h"
+#include "libcommon/buf.h"
+#include "libcommon/error.h"
+#include "libcommon/log.h"
+
+typedef enum {
+    XSTREAM_HEADER, /* waiting for the stream header */
+    XSTREAM_OPEN,   /* in the stream */
+    XSTREAM_CLOSED, /* the stream ended, or xstream_stop() */
+    XSTREAM_FAILED, /* error() has fired */
+} xstream_state;
+
+/* A chunk goes to libxml2 in slices of at most this many bytes, and the size
+ * of an unfinished element is checked after each, so an element that never
+ * ends is caught while it grows. */
+enum { XSTREAM_SLICE = 65536 };
+/* An emptied pending buffer bigger than this gives its memory back. */
+enum { XSTREAM_KEEP_BYTES = 16384 };
+
+/* Offsets count the bytes fed since xstream_new(). */
+struct xstream {
+    xstream_limits limits;
+    xstream_events events;
+    void *ud;
+    bool shallow;
+    xstream_state state;
+    int err; /* XE_* once failed */
+    bool in_feed;
+    bool restart; /* xstream_reset() from a callback */
+    uint64_t restart_at;
+    xmlParserCtxtPtr ctxt;
+    unsigned depth;     /* open elements, the stream root included */
+    uint64_t fed;       /* bytes fed so far */
+    uint64_t ctx_base;  /* where the current parser context began */
+    uint64_t mark;      /* end of the last top-level element or header */
+    uint64_t event_end; /* end of the element being reported */
+    const char *chunk;  /* the chunk being fed, starting at chunk_off */
+    uint64_t chunk_off;
+    buf pending; /* bytes [pend_off, chunk_off) of an unfinished
+                    top-level element */
+    uint64_t pend_off;
+    xs_elem *stanza; /* the top-level element being built */
+    xs_elem *node;   /* the innermost element being built */
+    buf text;        /* text not yet added to node */
+    char *content_ns;
+    char why[256];
+};
+
+static void xstream_fail(xstream *xs, xs_stream_condition cond, int err,
+                         const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void xstream_fail(xstream *xs, xs_stream_condition cond, int err,
+                         const char *fmt, ...)
+{
+    if (xs->state >= XSTREAM_CLOSED || xs->restart)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(xs->why, sizeof xs->why, fmt, ap);
+    va_end(ap);
+    xs->state = XSTREAM_FAILED;
+    xs->err = err;
+    buf_close(&xs->pending);
+    if (xs->events.error)
+        xs->events.error(xs->ud, cond, xs->why);
+}
+
+/* From inside a SAX callback: libxml2 parses no further. */
+static void xstream_halt(xstream *xs)
+{
+    xmlStopParser(xs->ctxt);
+}
+
+static void xstream_refuse(xstream *xs, const char *what)
+{
+    xstream_fail(xs, XS_STREAM_RESTRICTED_XML, XE_BAD_XML,
+                 "%s refused (restricted XML)", what);
+    xstream_halt(xs);
+}
+
+static bool xstream_is_live(const xstream *xs)
+{
+    return xs->state <= XSTREAM_OPEN && !xs->restart;
+}
+
+/* Without entity substitution libxml2 hands over each '&' of an attribute
+ * value or namespace name as "&#38;" (for a tree builder to reparse), and
+ * with entities other than the predefined ones refused, that is the only '&'
+ * they can hold. Decodes s (len bytes) in place; returns the new length. */
+static size_t xstream_amp_decode(char *s, size_t len)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        s[n++] = s[i];
+        if (s[i] == '&' && len - i >= 5 && memcmp(s + i, "&#38;", 5) == 0)
+            i += 4;
+    }
+    s[n] = '\0';
+    return n;
+}
+
+/* A decoded copy of s when it holds an '&', kept in owned; else s. */
+static const char *xstream_amp(const char *s, size_t *len, char **owned,
+                               size_t *nowned)
+{
+    if (!s || !memchr(s, '&', *len))
+        return s;
+    char *d = xstrndup(s, *len);
+    *len = xstream_amp_decode(d, *len);
+    owned[(*nowned)++] = d;
+    return d;
+}
+
+static xs_elem *xstream_elem(const xmlChar *name, const xmlChar *uri,
+                             int nattrs, const xmlChar **attrs)
+{
+    xs_attr_in small[16];
+    xs_attr_in *in = nattrs <= 16 ? small : xalloc(nattrs * sizeof *in);
+    const char *ns = uri ? (const char *)uri : "";
+    bool has_amp = strchr(ns, '&');
+    for (int i = 0; i < nattrs; i++) {
+        const xmlChar **a = attrs + 5 * i; /* name, prefix, URI, value, end */
+        in[i] = (xs_attr_in){.name = (const char *)a[0],
+                             .ns = (const char *)a[2],
+                             .value = (const char *)a[3],
+                             .value_len = (size_t)(a[4] - a[3])};
+        has_amp = has_amp || memchr(in[i].value, '&', in[i].value_len) ||
+                  (in[i].ns && strchr(in[i].ns, '&'));
+    }
+    char **owned = NULL;
+    size_t nowned = 0;
+    if (has_amp) {
+        owned = xalloc((2 * (size_t)nattrs + 1) * sizeof *owned);
+        size_t len = strlen(ns);
+        ns = xstream_amp(ns, &len, owned, &nowned);
+        for (int i = 0; i < nattrs; i++) {
+            in[i].value =
+                xstream_amp(in[i].value, &in[i].value_len, owned, &nowned);
+            len = in[i].ns ? strlen(in[i].ns) : 0;
+            in[i].ns = xstream_amp(in[i].ns, &len, owned, &nowned);
+        }
+    }
+    xs_elem *e = xs_new_attrs((const char *)name, ns, nattrs ? in : NULL,
+                              (size_t)nattrs);
+    for (size_t i = 0; i < nowned; i++)
+        free(owned[i]);
+    free(owned);
+    if (in != small)
+        free(in);
+    return e;
+}
+
+static void xstream_flush_text(xstream *xs)
+{
+    if (buf_len(&xs->text) == 0)
+        return;
+    xs_add_text(xs->node, buf_data(&xs->text), buf_len(&xs->text));
+    buf_clear(&xs->text);
+}
+
+static uint64_t xstream_consumed(const xstream *xs)
+{
+    return xs->ctx_base + (uint64_t)xmlByteConsumed(xs->ctxt);
+}
+
+static void xstream_on_header(xstream *xs, const xmlChar *name,
+                              const xmlChar *uri, int nns, const xmlChar **nss,
+                              int nattrs, const xmlChar **attrs)
+{
+    uint64_t end = xstream_consumed(xs);
+    if (end - xs->ctx_base > xs->limits.max_stanza_bytes) {
+        xstream_fail(xs, XS_STREAM_POLICY_VIOLATION, XE_LIMIT,
+                     "stream header of %" PRIu64 " bytes over limit %zu",
+                     end - xs->ctx_base, xs->limits.max_stanza_bytes);
+        xstream_halt(xs);
+        return;
+    }
+    /* RFC 6120 §4.9.3.10 */
+    if (!uri || strcmp((const char *)uri, XS_NS_STREAMS) != 0) {
+        xstream_fail(xs, XS_STREAM_INVALID_NAMESPACE, XE_BAD_XML,
+                     "stream root in namespace '%s'",
+                     uri ? (const char *)uri : "");
+        xstream_halt(xs);
+        return;
+    }
+    if (strcmp((const char *)name, "stream") != 0) {
+        xstream_fail(xs, XS_STREAM_BAD_FORMAT, XE_BAD_XML,
+                     "stream root <%s> instead of <stream>", name);
+        xstream_halt(xs);
+        return;
+    }
+    free(xs->content_ns);
+    xs->content_ns = NULL;
+    for (int i = 0; i < nns; i++) {
+        if (!nss[2 * i]) { /* no prefix: the default namespace */
+            xs->content_ns = xstrdup((const char *)nss[2 * i + 1]);
+            xstream_amp_decode(xs->content_ns, strlen(xs->content_ns));
+        }
+    }
+    if (!xs->content_ns)
+        xs->content_ns = xstrdup("");
+    xs->state = XSTREAM_OPEN;
+    xs->depth = 1;
+    xs->mark = xs->event_end = end;
+    xs_elem *header = xstream_elem(name, uri, nattrs, attrs);
+    if (xs->events.open)
+        xs->events.open(xs->ud, header);
+    xs_unref(header);
+}
+
+static void xstream_on_start(void *ud, const xmlChar *name,
+                             const xmlChar *prefix, const xmlChar *uri, int nns,
+                             const xmlChar **nss, int nattrs, int ndefaulted,
+                             const xmlChar **attrs)
+{
+    xstream *xs = ud;
+    (void)prefix;
+    (void)ndefaulted;
+    if (!xstream_is_live(xs))
+        return;
+    if ((unsigned)(nattrs + nns) > xs->limits.max_attrs) {
+        xstream_fail(xs, XS_STREAM_POLICY_VIOLATION, XE_LIMIT,
+                     "element <%s> with %d attributes over limit %u", name,
+                     nattrs + nns, xs->limits.max_attrs);
+        xstream_halt(xs);
+        return;
+    }
+    if (xs->depth == 0) {
+        xstream_on_header(xs, name, uri, nns, nss, nattrs, attrs);
+        return;
+    }
+    if (xs->depth > xs->limits.max_depth) {
+        xstream_fail(xs, XS_STREAM_POLICY_VIOLATION, XE_LIMIT,
+                     "element nesting of %u over limit %u", xs->depth,
+                     xs->limits.max_depth);
+        xstream_halt(xs);
+        return;
+    }
+    xs->depth++;
+    if (xs->depth == 2) {
+        xs->stanza = xs->node = xstream_elem(name, uri, nattrs, attrs);
+    } else if (!xs->shallow) {
+        xstream_flush_text(xs);
+        xs->node = xs_add(xs->node, xstream_elem(name, uri, nattrs, attrs));
+    }
+}
+
+/* Drops the bytes of a reported element from pending; what may follow it
+ * matters only from its next '<' on. */
+static void xstream_consume_pending(xstream *xs, size_t len)
+{
+    buf_consume(&xs->pending, len);
+    size_t left = buf_len(&xs->pending);
+    if (left > 0) {
+        const char *p = buf_data(&xs->pending);
+        const char *lt = memchr(p, '<', left);
+        size_t skip = lt ? (size_t)(lt - p) : left;
+        buf_consume(&xs->pending, skip);
+        xs->pend_off += len + skip;
+        left -= skip;
+    }
+    if (left == 0 && xs->pending.cap > XSTREAM_KEEP_BYTES)
+        buf_close(&xs->pending);
+}
+
+static void xstream_end_stanza(xstream *xs)
+{
+    uint64_t end = xstream_consumed(xs);
+    const char *raw;
+    size_t raw_len;
+    bool in_pending = buf_len(&xs->pending) > 0;
+    if (in_pending) {
+        /* It began in an earlier chunk: complete it there. */
+        if (end > xs->chunk_off)
+            buf_append(&xs->pending, xs->chunk, end - xs->chunk_off);
+        raw = buf_data(&xs->pending);
+        raw_len = end - xs->pend_off;
+    } else {
+        /* Only whitespace lies between the last element and this one. */
+        uint64_t from = xs->mark > xs->chunk_off ? xs->mark : xs->chunk_off;
+        const char *p = xs->chunk + (from - xs->chunk_off);
+        raw = memchr(p, '<', end - from);
+        raw_len = (size_t)(xs->chunk + (end - xs->chunk_off) - raw);
+    }
+    xstream_flush_text(xs);
+    xs_elem *st = xs->stanza;
+    xs->stanza = xs->node = NULL;
+    xs->depth = 1;
+    if (raw_len > xs->limits.max_stanza_bytes) {
+        xs_unref(st);
+        xstream_fail(xs, XS_STREAM_POLICY_VIOLATION, XE_LIMIT,
+                     "stanza of %zu bytes over limit %zu", raw_len,
+                     xs->limits.max_stanza_bytes);
+        xstream_halt(xs);
+        return;
+    }
+    xs->mark = xs->event_end = end;
+    if (xs->events.stanza)
+        xs->events.stanza(xs->ud, st, raw, raw_len);
+    xs_unref(st);
+    if (in_pending)
+        xstream_consume_pending(xs, raw_len);
+    if (xs->text.cap > XSTREAM_KEEP_BYTES)
+        buf_close(&xs->text);
+}
+
+static void xstream_on_end(void *ud, const xmlChar *name, const xmlChar *prefix,
+                           const xmlChar *uri)
+{
+    xstream *xs = ud;
+    (void)name;
+    (void)prefix;
+    (void)uri;
+    if (!xstream_is_live(xs))
+        return;
+    if (xs->depth == 1) {
+        xs->depth = 0;
+        xs->state = XSTREAM_CLOSED;
+        xs->event_end = xstream_consumed(xs);
+        buf_close(&xs->pending);
+        xstream_halt(xs);
+        if (xs->events.close)
+            xs->events.close(xs->ud);
+        return;
+    }
+    if (xs->depth == 2) {
+        xstream_end_stanza(xs);
+        return;
+    }
+    if (!xs->shallow) {
+        xstream_flush_text(xs);
+        xs->node = xs_parent(xs->node);
+    }
+    xs->depth--;
+}
+
+static void xstream_on_text(void *ud, const xmlChar *ch, int len)
+{
+    xstream *xs = ud;
+    if (!xstream_is_live(xs))
+        return;
+    if (xs->depth >= 2) {
+        if (xs->depth == 2 || !xs->shallow)
+            buf_append(&xs->text, ch, (size_t)len);
+        return;
+    }
+    /* RFC 6120 §4.6.1: whitespace may keep the stream alive between
+     * stanzas; any other text there is no stanza at all. */
+    for (int i = 0; i < len; i++) {
+        if (ch[i] != ' ' && ch[i] != '\t' && ch[i] != '\n' && ch[i] != '\r') {
+            xstream_fail(xs, XS_STREAM_BAD_FORMAT, XE_BAD_XML,
+                         "text between stanzas");
+            xstream_halt(xs);
+            return;
+        }
+    }
+}
+
+static void xstream_on_cdata(void *ud, const xmlChar *value, int len)
+{
+    xstream *xs = ud;
+    if (xstream_is_live(xs) && xs->depth < 2) {
+        xstream_fail(xs, XS_STREAM_BAD_FORMAT, XE_BAD_XML,
+                     "CDATA section between stanzas");
+        xstream_halt(xs);
+        return;
+    }
+    xstream_on_text(ud, value, len);
+}
+
+static void xstream_on_start_document(void *ud)
+{
+    xstream *xs = ud;
+    xmlParserCtxtPtr ctxt = xs->ctxt;
+    /* Declared UTF-8 or UTF-16 lands in ctxt->encoding, anything else in
+     * the input's; a converter means the bytes are not UTF-8. */
+    const char *enc = (const char *)ctxt->encoding;
+    if (!enc && ctxt->input)
+        enc = (const char *)ctxt->input->encoding;
+    bool converted =
+        ctxt->input && ctxt->input->buf && ctxt->input->buf->encoder;
+    if (converted || (enc && strcasecmp(enc, "UTF-8") != 0 &&
+                      strcasecmp(enc, "UTF8") != 0)) {
+        /* RFC 6120 §11.6: UTF-8 only. */
+        xstream_fail(xs, XS_STREAM_UNSUPPORTED_ENCODING, XE_BAD_XML,
+                     "encoding %s refused", enc ? enc : "other than UTF-8");
+        xstream_halt(xs);
+    }
+}
+
+static void xstream_on_dtd(void *ud, const xmlChar *name,
+                           const xmlChar *external_id, const xmlChar *system_id)
+{
+    xstream *xs = ud;
+    (void)name;
+    (void)external_id;
+    (void)system_id;
+    if (xstream_is_live(xs))
+        xstream_refuse(xs, "document type declaration");
+}
+
+static void xstream_on_entity_decl(void *ud, const xmlChar *name, int type,
+                                   const xmlChar *public_id,
+                                   const xmlChar *system_id, xmlChar *content)
+{
+    xstream *xs = ud;
+    (void)name;
+    (void)type;
+    (void)public_id;
+    (void)system_id;
+    (void)content;
+    if (xstream_is_live(xs))
+        xstream_refuse(xs, "entity declaration");
+}
+
+static void xstream_on_reference(void *ud, const xmlChar *name)
+{
+    xstream *xs = ud;
+    (void)name;
+    if (xstream_is_live(xs))
+        xstream_refuse(xs, "entity reference");
+}
+
+static void xstream_on_comment(void *ud, const xmlChar *value)
+{
+    xstream *xs = ud;
+    (void)value;
+    if (xstream_is_live(xs))
+        xstream_refuse(xs, "comment");
+}
+
+static void xstream_on_pi(void *ud, const xmlChar *target, const xmlChar *data)
+{
+    xstream *xs = ud;
+    (void)target;
+    (void)data;
+    if (xstream_is_live(xs))
+        xstream_refuse(xs, "processing instruction");
+}
+
+/* Only the five predefined entities exist: nothing is ever expanded. */
+static xmlEntityPtr xstream_on_get_entity(void *ud, const xmlChar *name)
+{
+    (void)ud;
+    return xmlGetPredefinedEntity(name);
+}
+
+static xmlEntityPtr xstream_on_get_pe(void *ud, const xmlChar *name)
+{
+    (void)ud;
+    (void)name;
+    return NULL;
+}
+
+/* libxml2 goes on after an error, so this only marks the stream; our
+ * callbacks then ignore everything and feeding stops after the slice. */
+static void xstream_on_xml_error(void *ud, xmlErrorPtr err)
+{
+    xstream *xs = ud;
+    if (err->level < XML_ERR_ERROR || !xstream_is_live(xs))
+        return;
+    xs_stream_condition cond = XS_STREAM_NOT_WELL_FORMED;
+    switch (err->code) {
+    case XML_NS_ERR_UNDEFINED_NAMESPACE:
+        cond = XS_STREAM_BAD_NAMESPACE_PREFIX;
+        break;
+    case XML_ERR_UNSUPPORTED_ENCODING:
+    case XML_ERR_INVALID_ENCODING:
+        cond = XS_STREAM_UNSUPPORTED_ENCODING;
+        break;
+    case XML_ERR_UNDECLARED_ENTITY:
+    case XML_WAR_UNDECLARED_ENTITY:
+        cond = XS_STREAM_RESTRICTED_XML;
+        break;
+    default:
+        break;
+    }
+    const char *msg = err->message ? err->message : "parse error";
+    size_t len = strlen(msg);
+    while (len > 0 && (msg[len - 1] == '\n' || msg[len - 1] == ' '))
+        len--;
+    xstream_fail(xs, cond, XE_BAD_XML, "%.*s (line %d)", (int)len, msg,
+                 err->line);
+}
+
+static xmlSAXHandler xstream_sax = {
+    .internalSubset = xstream_on_dtd,
+    .externalSubset = xstream_on_dtd,
+    .getEntity = xstream_on_get_entity,
+    .getParameterEntity = xstream_on_get_pe,
+    .entityDecl = xstream_on_entity_decl,
+    .startDocument = xstream_on_start_document,
+    .reference = xstream_on_reference,
+    .characters = xstream_on_text,
+    .ignorableWhitespace = xstream_on_text,
+    .cdataBlock = xstream_on_cdata,
+    .processingInstruction = xstream_on_pi,
+    .comment = xstream_on_comment,
+    .initialized = XML_SAX2_MAGIC,
+    .startElementNs = xstream_on_start,
+    .endElementNs = xstream_on_end,
+    .serror = xstream_on_xml_error,
+};
+
+static void xstream_drop_context(xstream *xs)
+{
+    if (xs->ctxt) {
+        if (xs->ctxt->myDoc)
+            xmlFreeDoc(xs->ctxt->myDoc);
+        xmlFreeParserCtxt(xs->ctxt);
+        xs->ctxt = NULL;
+    }
+    xs_unref(xs->stanza);
+    xs->stanza = xs->node = NULL;
+}
+
+/* A fresh parser context for a stream whose header starts at offset at. */
+static void xstream_begin(xstream *xs, uint64_t at)
+{
+    xstream_drop_context(xs);
+    xs->ctxt = xmlCreatePushParserCtxt(&xstream_sax, xs, NULL, 0, NULL);
+    if (!xs->ctxt) {
+        log_error("xstream", "cannot create an XML parser: out of memory");
+        abort();
+    }
+    /* No network, no entity substitution, no DTD loading. */
+    xmlCtxtUseOptions(xs->ctxt, XML_PARSE_NONET);
+    xs->state = XSTREAM_HEADER;
+    xs->depth = 0;
+    xs->ctx_base = xs->mark = xs->event_end = at;
+    buf_clear(&xs->pending);
+    buf_clear(&xs->text);
+    free(xs->content_ns);
+    xs->content_ns = NULL;
+}
+
+xstream *xstream_new(const xstream_limits *limits, bool shallow,
+                     const xstream_events *events, void *ud)
+{
+    static const xstream_limits defaults = XSTREAM_DEFAULT_LIMITS;
+    xmlInitParser();
+    xstream *xs = xalloc(sizeof *xs);
+    xs->limits = limits ? *limits : defaults;
+    if (events)
+        xs->events = *events;
+    xs->ud = ud;
+    xs->shallow = shallow;
+    buf_init(&xs->pending);
+    buf_init(&xs->text);
+    xstream_begin(xs, 0);
+    return xs;
+}
+
+void xstream_free(xstream *xs)
+{
+    if (!xs)
+        return;
+    xstream_drop_context(xs);
+    buf_close(&xs->pending);
+    buf_close(&xs->text);
+    free(xs->content_ns);
+    free(xs);
+}
+
+static int xstream_status(const xstream *xs)
+{
+    switch (xs->state) {
+    case XSTREAM_FAILED:
+        return xs->err;
+    case XSTREAM_CLOSED:
+        return XE_CLOSED;
+    default:
+        return 0;
+    }
+}
+
+/* After a slice ending at offset upto: is the element still arriving (or
+ * the header) over the size limit already? */
+static void xstream_check_growth(xstream *xs, uint64_t upto)
+{
+    size_t max = xs->limits.max_stanza_bytes;
+    uint64_t start;
+    if (xs->state == XSTREAM_HEADER)
+        start = xs->ctx_base;
+    else if (buf_len(&xs->pending) > 0)
+        start = xs->pend_off;
+    else
+        start = xs->mark > xs->chunk_off ? xs->mark : xs->chunk_off;
+    if (upto - start <= max)
+        return;
+    if (xs->state == XSTREAM_OPEN && buf_len(&xs->pending) == 0) {
+        /* Whitespace before the element does not count. */
+        const char *p = xs->chunk + (start - xs->chunk_off);
+        const char *lt = memchr(p, '<', upto - start);
+        if (!lt)
+            return;
+        start = xs->chunk_off + (uint64_t)(lt - xs->chunk);
+        if (upto - start <= max)
+            return;
+    }
+    if (xs->state == XSTREAM_HEADER)
+        xstream_fail(xs, XS_STREAM_POLICY_VIOLATION, XE_LIMIT,
+                     "stream header of %" PRIu64 " bytes over limit %zu "
+                     "(unfinished)",
+                     upto - start, max);
+    else
+        xstream_fail(xs, XS_STREAM_POLICY_VIOLATION, XE_LIMIT,
+                     "stanza of %" PRIu64 " bytes over limit %zu "
+                     "(unfinished)",
+                     upto - start, max);
+}
+
+/* Keeps the chunk's bytes of an element that has not ended yet. */
+static void xstream_keep_tail(xstream *xs, size_t len)
+{
+    uint64_t from = xs->mark > xs->chunk_off ? xs->mark : xs->chunk_off;
+    size_t off = (size_t)(from - xs->chunk_off);
+    if (off >= len)
+        return;
+    if (buf_len(&xs->pending) == 0) {
+        const char *lt = memchr(xs->chunk + off, '<', len - off);
+        if (!lt)
+            return;
+        off = (size_t)(lt - xs->chunk);
+        xs->pend_off = xs->chunk_off + off;
+    }
+    buf_append(&xs->pending, xs->chunk + off, len - off);
+}
+
+int xstream_feed(xstream *xs, const char *data, size_t len)
+{
+    if (xs->in_feed)
+        return XE_BUSY;
+    int rc = xstream_status(xs);
+    if (rc != 0)
+        return rc;
+    xs->in_feed = true;
+    xs->chunk = data;
+    xs->chunk_off = xs->fed;
+    size_t pos = 0;
+    while (pos < len && xs->state <= XSTREAM_OPEN) {
+        size_t n = len - pos < XSTREAM_SLICE ? len - pos : XSTREAM_SLICE;
+        xmlParseChunk(xs->ctxt, data + pos, (int)n, 0);
+        if (xs->restart && xs->state <= XSTREAM_OPEN) {
+            /* RFC 6120 §4.3.3: the bytes after the element that ended the
+             * old stream begin the new one. */
+            xs->restart = false;
+            pos = (size_t)(xs->restart_at - xs->chunk_off);
+            xstream_begin(xs, xs->restart_at);
+            continue;
+        }
+        pos += n;
+        if (xs->state <= XSTREAM_OPEN)
+            xstream_check_growth(xs, xs->chunk_off + pos);
+    }
+    xs->restart = false;
+    xs->fed = xs->chunk_off + len;
+    if (xs->state == XSTREAM_OPEN)
+        xstream_keep_tail(xs, len);
+    xs->chunk = NULL;
+    xs->in_feed = false;
+    return xstream_status(xs);
+}
+
+void xstream_reset(xstream *xs)
+{
+    if (xs->state >= XSTREAM_CLOSED)
+        return;
+    if (xs->in_feed) {
+        /* From a callback: the feed loop starts over after this element. */
+        if (!xs->restart) {
+            xs->restart = true;
+            xs->restart_at = xs->event_end;
+            xstream_halt(xs);
+        }
+        return;
+    }
+    xstream_begin(xs, xs->fed);
+}
+
+void xstream_stop(xstream *xs)
+{
+    if (xs->state >= XSTREAM_CLOSED)
+        return;
+    xs->state = XSTREAM_CLOSED;
+    xs->restart = false;
+    if (xs->in_feed)
+        xstream_halt(xs);
+}
+
+size_t xstream_pending(const xstream *xs)
+{
+    return buf_len(&xs->pending);
+}
+
+const char *xstream_content_ns(const xstream *xs)
+{
+    return xs->content_ns;
+}

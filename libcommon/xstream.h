@@ -50,7 +50,8 @@ void xstream_free(xstream *xs);            /* NULL is fine; not from a callback 
  * during which that happened). */
 int xstream_feed(xstream *xs, const char *data, size_t len);
 /* Expects a new stream header next (after STARTTLS or SASL, RFC 6120 §4.3.3).
- * Bytes after the current stanza in the chunk being fed go to the new stream. */
+ * Bytes after the current stanza in the chunk being fed go to the new stream.
+ * No effect once the stream has failed, ended or been stopped. */
 void xstream_reset(xstream *xs);
 /* Stops parsing: the rest of the current chunk and later feeds are ignored. */
 void xstream_stop(xstream *xs);
@@ -59,6 +60,6 @@ size_t xstream_pending(const xstream *xs);
 /* The default namespace the stream header declared: the stanzas' namespace,
  * e.g. "jabber:client" ("" when it declared none; NULL before the header).
  * The caller decides whether it is supported (invalid-namespace otherwise).
- * Valid until the next header or xstream_free(). */
+ * Valid until xstream_reset(), the next header or xstream_free(). */
 const char *xstream_content_ns(const xstream *xs);
 #endif

@@ -3,7 +3,6 @@
  * and diagnostics. */
 #include <check.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -57,7 +56,7 @@ static int line_of(const char *path, const char *needle)
 static cfg *load(const char *xml)
 {
     cfg *c = NULL;
-    cfg_diag d = { .line = -1 };
+    cfg_diag d = {.line = -1};
 
     int err = cfg_load_string(xml, "t.xml", &c, &d);
     ck_assert_msg(err == 0, "load failed: %s:%d: %s", d.file, d.line,
@@ -70,7 +69,7 @@ static cfg *load(const char *xml)
 static void assert_refused(const char *xml, int line, const char *message)
 {
     cfg *c = (cfg *)1;
-    cfg_diag d = { .line = -1 };
+    cfg_diag d = {.line = -1};
 
     ck_assert_int_eq(cfg_load_string(xml, "t.xml", &c, &d), XE_CONFIG);
     ck_assert_ptr_null(c);
@@ -86,7 +85,7 @@ START_TEST(loads_the_sample_config)
     char path[4096];
     snprintf(path, sizeof path, "%s", data_path("../../etc/xmppd.xml"));
     cfg *c = NULL;
-    cfg_diag d = { 0 };
+    cfg_diag d = {0};
 
     int err = cfg_load(path, &c, &d);
     ck_assert_msg(err == 0, "%s:%d: %s", d.file, d.line, d.message);
@@ -121,21 +120,22 @@ START_TEST(loads_the_sample_config)
     const cfg_node *limits = cfg_child(router, "limits");
     size_t stanza = 0, rate = 0, queue = 0;
     long depth = 0, handshake = 0, idle = -1;
-    ck_assert_int_eq(cfg_size(limits, "max-stanza-bytes", 1, 0, SIZE_MAX,
-                              &stanza, &d), 0);
+    ck_assert_int_eq(
+        cfg_size(limits, "max-stanza-bytes", 1, 0, SIZE_MAX, &stanza, &d), 0);
     ck_assert_uint_eq(stanza, 256 * 1024);
     ck_assert_int_eq(cfg_int(limits, "max-depth", 1, 0, 1000, &depth, &d), 0);
     ck_assert_int_eq(depth, 64);
     ck_assert_int_eq(cfg_size(limits, "rate", 1, 0, SIZE_MAX, &rate, &d), 0);
     ck_assert_uint_eq(rate, 16u << 20);
-    ck_assert_int_eq(cfg_size(limits, "send-queue", 1, 0, SIZE_MAX, &queue,
-                              &d), 0);
+    ck_assert_int_eq(cfg_size(limits, "send-queue", 1, 0, SIZE_MAX, &queue, &d),
+                     0);
     ck_assert_uint_eq(queue, 4u << 20);
     ck_assert_int_eq(cfg_duration_ms(limits, "handshake-timeout", 1, 0,
-                                     LONG_MAX, &handshake, &d), 0);
+                                     LONG_MAX, &handshake, &d),
+                     0);
     ck_assert_int_eq(handshake, 10000);
-    ck_assert_int_eq(cfg_duration_ms(limits, "idle-timeout", 1, 0, LONG_MAX,
-                                     &idle, &d), 0);
+    ck_assert_int_eq(
+        cfg_duration_ms(limits, "idle-timeout", 1, 0, LONG_MAX, &idle, &d), 0);
     ck_assert_int_eq(idle, 0);
     ck_assert_str_eq(cfg_attr(cfg_child(router, "default-route"), "service"),
                      "s2s");
@@ -172,8 +172,8 @@ START_TEST(walks_elements_only)
     const cfg_node *first = cfg_first(root);
     ck_assert_str_eq(cfg_name(first), "domain");
     ck_assert_int_eq(cfg_line(first), 5);
-    const char *names[] = { "domain", "domain", "router", "domain" };
-    int lines[] = { 5, 7, 9, 15 };
+    const char *names[] = {"domain", "domain", "router", "domain"};
+    int lines[] = {5, 7, 9, 15};
     size_t i = 0;
     for (const cfg_node *n = first; n; n = cfg_sibling(n), i++) {
         ck_assert_uint_lt(i, 4);
@@ -247,7 +247,7 @@ START_TEST(null_nodes_chain_to_null)
 
     /* An absent section reads as defaults. */
     long v = 0;
-    cfg_diag d = { 0 };
+    cfg_diag d = {0};
     ck_assert_int_eq(cfg_int(cfg_child(none, "limits"), "max", 7, 0, 9, &v, &d),
                      0);
     ck_assert_int_eq(v, 7);
@@ -271,7 +271,7 @@ START_TEST(keeps_line_numbers_past_65535)
     cfg_free(c);
 
     strcpy(xml + at, "<far></near></xmppd>");
-    cfg_diag d = { 0 };
+    cfg_diag d = {0};
     ck_assert_int_eq(cfg_load_string(xml, "t.xml", &c, &d), XE_CONFIG);
     ck_assert_int_eq(d.line, 70001);
     free(xml);
@@ -284,118 +284,113 @@ typedef enum { READ_INT, READ_BOOL, READ_SIZE, READ_DURATION } read_kind;
 
 static const struct {
     read_kind kind;
-    const char *value;    /* as written in the attribute */
+    const char *value; /* as written in the attribute */
     long min, max;
-    long want;            /* when message is NULL */
-    const char *message;  /* the error after "t.xml:3: " */
+    long want;           /* when message is NULL */
+    const char *message; /* the error after "t.xml:3: " */
 } reads[] = {
-    { READ_INT, "42", 0, 100, 42, NULL },
-    { READ_INT, "0", 0, 100, 0, NULL },
-    { READ_INT, "100", 0, 100, 100, NULL },
-    { READ_INT, "-5", -10, 10, -5, NULL },
-    { READ_INT, "+7", -10, 10, 7, NULL },
-    { READ_INT, "007", 0, 10, 7, NULL },
-    { READ_INT, "9223372036854775807", LONG_MIN, LONG_MAX, LONG_MAX, NULL },
-    { READ_INT, "-9223372036854775808", LONG_MIN, LONG_MAX, LONG_MIN, NULL },
-    { READ_INT, "52x2", 1, 65535, 0,
-      "router: v \"52x2\" is not a number" },
-    { READ_INT, "", 0, 100, 0, "router: v \"\" is not a number" },
-    { READ_INT, " 1", 0, 100, 0, "router: v \" 1\" is not a number" },
-    { READ_INT, "-", 0, 100, 0, "router: v \"-\" is not a number" },
-    { READ_INT, "0x10", 0, 100, 0, "router: v \"0x10\" is not a number" },
-    { READ_INT, "1.5", 0, 100, 0, "router: v \"1.5\" is not a number" },
-    { READ_INT, "101", 0, 100, 0,
-      "router: v \"101\" is out of range (0..100)" },
-    { READ_INT, "-1", 0, 100, 0,
-      "router: v \"-1\" is out of range (0..100)" },
-    { READ_INT, "9223372036854775808", LONG_MIN, LONG_MAX, 0,
-      "router: v \"9223372036854775808\" is out of range "
-      "(-9223372036854775808..9223372036854775807)" },
-    { READ_INT, "-9223372036854775809", LONG_MIN, LONG_MAX, 0,
-      "router: v \"-9223372036854775809\" is out of range "
-      "(-9223372036854775808..9223372036854775807)" },
-    { READ_INT, "99999999999999999999999999", 0, 100, 0,
-      "router: v \"99999999999999999999999999\" is out of range (0..100)" },
+    {READ_INT, "42", 0, 100, 42, NULL},
+    {READ_INT, "0", 0, 100, 0, NULL},
+    {READ_INT, "100", 0, 100, 100, NULL},
+    {READ_INT, "-5", -10, 10, -5, NULL},
+    {READ_INT, "+7", -10, 10, 7, NULL},
+    {READ_INT, "007", 0, 10, 7, NULL},
+    {READ_INT, "9223372036854775807", LONG_MIN, LONG_MAX, LONG_MAX, NULL},
+    {READ_INT, "-9223372036854775808", LONG_MIN, LONG_MAX, LONG_MIN, NULL},
+    {READ_INT, "52x2", 1, 65535, 0, "router: v \"52x2\" is not a number"},
+    {READ_INT, "", 0, 100, 0, "router: v \"\" is not a number"},
+    {READ_INT, " 1", 0, 100, 0, "router: v \" 1\" is not a number"},
+    {READ_INT, "-", 0, 100, 0, "router: v \"-\" is not a number"},
+    {READ_INT, "0x10", 0, 100, 0, "router: v \"0x10\" is not a number"},
+    {READ_INT, "1.5", 0, 100, 0, "router: v \"1.5\" is not a number"},
+    {READ_INT, "101", 0, 100, 0, "router: v \"101\" is out of range (0..100)"},
+    {READ_INT, "-1", 0, 100, 0, "router: v \"-1\" is out of range (0..100)"},
+    {READ_INT, "9223372036854775808", LONG_MIN, LONG_MAX, 0,
+     "router: v \"9223372036854775808\" is out of range "
+     "(-9223372036854775808..9223372036854775807)"},
+    {READ_INT, "-9223372036854775809", LONG_MIN, LONG_MAX, 0,
+     "router: v \"-9223372036854775809\" is out of range "
+     "(-9223372036854775808..9223372036854775807)"},
+    {READ_INT, "99999999999999999999999999", 0, 100, 0,
+     "router: v \"99999999999999999999999999\" is out of range (0..100)"},
 
-    { READ_BOOL, "yes", 0, 0, 1, NULL },
-    { READ_BOOL, "no", 0, 0, 0, NULL },
-    { READ_BOOL, "true", 0, 0, 1, NULL },
-    { READ_BOOL, "false", 0, 0, 0, NULL },
-    { READ_BOOL, "on", 0, 0, 1, NULL },
-    { READ_BOOL, "off", 0, 0, 0, NULL },
-    { READ_BOOL, "1", 0, 0, 1, NULL },
-    { READ_BOOL, "0", 0, 0, 0, NULL },
-    { READ_BOOL, "Yes", 0, 0, 1, NULL },
-    { READ_BOOL, "NO", 0, 0, 0, NULL },
-    { READ_BOOL, "maybe", 0, 0, 0, "router: v \"maybe\" is not yes or no" },
-    { READ_BOOL, "", 0, 0, 0, "router: v \"\" is not yes or no" },
-    { READ_BOOL, "2", 0, 0, 0, "router: v \"2\" is not yes or no" },
+    {READ_BOOL, "yes", 0, 0, 1, NULL},
+    {READ_BOOL, "no", 0, 0, 0, NULL},
+    {READ_BOOL, "true", 0, 0, 1, NULL},
+    {READ_BOOL, "false", 0, 0, 0, NULL},
+    {READ_BOOL, "on", 0, 0, 1, NULL},
+    {READ_BOOL, "off", 0, 0, 0, NULL},
+    {READ_BOOL, "1", 0, 0, 1, NULL},
+    {READ_BOOL, "0", 0, 0, 0, NULL},
+    {READ_BOOL, "Yes", 0, 0, 1, NULL},
+    {READ_BOOL, "NO", 0, 0, 0, NULL},
+    {READ_BOOL, "maybe", 0, 0, 0, "router: v \"maybe\" is not yes or no"},
+    {READ_BOOL, "", 0, 0, 0, "router: v \"\" is not yes or no"},
+    {READ_BOOL, "2", 0, 0, 0, "router: v \"2\" is not yes or no"},
 
-    { READ_SIZE, "0", 0, 1L << 30, 0, NULL },
-    { READ_SIZE, "512", 0, 1L << 30, 512, NULL },
-    { READ_SIZE, "64k", 0, 1L << 30, 65536, NULL },
-    { READ_SIZE, "64K", 0, 1L << 30, 65536, NULL },
-    { READ_SIZE, "4M", 0, 1L << 30, 4L << 20, NULL },
-    { READ_SIZE, "4m", 0, 1L << 30, 4L << 20, NULL },
-    { READ_SIZE, "1G", 0, 1L << 30, 1L << 30, NULL },
-    { READ_SIZE, "", 0, 100, 0,
-      "router: v \"\" is not a size (like 64k, 4M)" },
-    { READ_SIZE, "k", 0, 100, 0,
-      "router: v \"k\" is not a size (like 64k, 4M)" },
-    { READ_SIZE, "1.5M", 0, 100, 0,
-      "router: v \"1.5M\" is not a size (like 64k, 4M)" },
-    { READ_SIZE, "4MB", 0, 100, 0,
-      "router: v \"4MB\" is not a size (like 64k, 4M)" },
-    { READ_SIZE, "4 M", 0, 100, 0,
-      "router: v \"4 M\" is not a size (like 64k, 4M)" },
-    { READ_SIZE, "-1", 0, 100, 0,
-      "router: v \"-1\" is not a size (like 64k, 4M)" },
-    { READ_SIZE, "4T", 0, 100, 0,
-      "router: v \"4T\" is not a size (like 64k, 4M)" },
-    { READ_SIZE, "17M", 1024, 16L << 20, 0,
-      "router: v \"17M\" is out of range (1k..16M)" },
-    { READ_SIZE, "1023", 1024, 16L << 20, 0,
-      "router: v \"1023\" is out of range (1k..16M)" },
-    { READ_SIZE, "0", 1000, 1500, 0,
-      "router: v \"0\" is out of range (1000..1500)" },
-    { READ_SIZE, "17179869184G", 0, 1L << 30, 0,
-      "router: v \"17179869184G\" is out of range (0..1G)" },
-    { READ_SIZE, "99999999999999999999999k", 0, 1L << 30, 0,
-      "router: v \"99999999999999999999999k\" is out of range (0..1G)" },
+    {READ_SIZE, "0", 0, 1L << 30, 0, NULL},
+    {READ_SIZE, "512", 0, 1L << 30, 512, NULL},
+    {READ_SIZE, "64k", 0, 1L << 30, 65536, NULL},
+    {READ_SIZE, "64K", 0, 1L << 30, 65536, NULL},
+    {READ_SIZE, "4M", 0, 1L << 30, 4L << 20, NULL},
+    {READ_SIZE, "4m", 0, 1L << 30, 4L << 20, NULL},
+    {READ_SIZE, "1G", 0, 1L << 30, 1L << 30, NULL},
+    {READ_SIZE, "", 0, 100, 0, "router: v \"\" is not a size (like 64k, 4M)"},
+    {READ_SIZE, "k", 0, 100, 0, "router: v \"k\" is not a size (like 64k, 4M)"},
+    {READ_SIZE, "1.5M", 0, 100, 0,
+     "router: v \"1.5M\" is not a size (like 64k, 4M)"},
+    {READ_SIZE, "4MB", 0, 100, 0,
+     "router: v \"4MB\" is not a size (like 64k, 4M)"},
+    {READ_SIZE, "4 M", 0, 100, 0,
+     "router: v \"4 M\" is not a size (like 64k, 4M)"},
+    {READ_SIZE, "-1", 0, 100, 0,
+     "router: v \"-1\" is not a size (like 64k, 4M)"},
+    {READ_SIZE, "4T", 0, 100, 0,
+     "router: v \"4T\" is not a size (like 64k, 4M)"},
+    {READ_SIZE, "17M", 1024, 16L << 20, 0,
+     "router: v \"17M\" is out of range (1k..16M)"},
+    {READ_SIZE, "1023", 1024, 16L << 20, 0,
+     "router: v \"1023\" is out of range (1k..16M)"},
+    {READ_SIZE, "0", 1000, 1500, 0,
+     "router: v \"0\" is out of range (1000..1500)"},
+    {READ_SIZE, "17179869184G", 0, 1L << 30, 0,
+     "router: v \"17179869184G\" is out of range (0..1G)"},
+    {READ_SIZE, "99999999999999999999999k", 0, 1L << 30, 0,
+     "router: v \"99999999999999999999999k\" is out of range (0..1G)"},
 
-    { READ_DURATION, "10", 0, LONG_MAX, 10000, NULL },
-    { READ_DURATION, "0", 0, LONG_MAX, 0, NULL },
-    { READ_DURATION, "500ms", 0, LONG_MAX, 500, NULL },
-    { READ_DURATION, "10s", 0, LONG_MAX, 10000, NULL },
-    { READ_DURATION, "5min", 0, LONG_MAX, 300000, NULL },
-    { READ_DURATION, "2h", 0, LONG_MAX, 7200000, NULL },
-    { READ_DURATION, "10S", 0, LONG_MAX, 10000, NULL },
-    { READ_DURATION, "9223372036854775807ms", 0, LONG_MAX, LONG_MAX, NULL },
-    { READ_DURATION, "", 0, LONG_MAX, 0,
-      "router: v \"\" is not a duration (like 500ms, 10s, 5min)" },
-    { READ_DURATION, "s", 0, LONG_MAX, 0,
-      "router: v \"s\" is not a duration (like 500ms, 10s, 5min)" },
-    { READ_DURATION, "5m", 0, LONG_MAX, 0,
-      "router: v \"5m\" is not a duration (like 500ms, 10s, 5min)" },
-    { READ_DURATION, "1.5s", 0, LONG_MAX, 0,
-      "router: v \"1.5s\" is not a duration (like 500ms, 10s, 5min)" },
-    { READ_DURATION, "10 s", 0, LONG_MAX, 0,
-      "router: v \"10 s\" is not a duration (like 500ms, 10s, 5min)" },
-    { READ_DURATION, "-1s", -5000, LONG_MAX, 0,
-      "router: v \"-1s\" is not a duration (like 500ms, 10s, 5min)" },
-    { READ_DURATION, "1d", 0, LONG_MAX, 0,
-      "router: v \"1d\" is not a duration (like 500ms, 10s, 5min)" },
-    { READ_DURATION, "25h", 0, 86400000, 0,
-      "router: v \"25h\" is out of range (0..24h)" },
-    { READ_DURATION, "50ms", 100, 90000, 0,
-      "router: v \"50ms\" is out of range (100ms..90s)" },
-    { READ_DURATION, "2min", 1500, 61000, 0,
-      "router: v \"2min\" is out of range (1500ms..61s)" },
-    { READ_DURATION, "9223372036854775807s", 0, LONG_MAX, 0,
-      "router: v \"9223372036854775807s\" is out of range "
-      "(0..9223372036854775807ms)" },
-    { READ_DURATION, "99999999999999999999h", 0, 3600000, 0,
-      "router: v \"99999999999999999999h\" is out of range (0..1h)" },
+    {READ_DURATION, "10", 0, LONG_MAX, 10000, NULL},
+    {READ_DURATION, "0", 0, LONG_MAX, 0, NULL},
+    {READ_DURATION, "500ms", 0, LONG_MAX, 500, NULL},
+    {READ_DURATION, "10s", 0, LONG_MAX, 10000, NULL},
+    {READ_DURATION, "5min", 0, LONG_MAX, 300000, NULL},
+    {READ_DURATION, "2h", 0, LONG_MAX, 7200000, NULL},
+    {READ_DURATION, "10S", 0, LONG_MAX, 10000, NULL},
+    {READ_DURATION, "9223372036854775807ms", 0, LONG_MAX, LONG_MAX, NULL},
+    {READ_DURATION, "", 0, LONG_MAX, 0,
+     "router: v \"\" is not a duration (like 500ms, 10s, 5min)"},
+    {READ_DURATION, "s", 0, LONG_MAX, 0,
+     "router: v \"s\" is not a duration (like 500ms, 10s, 5min)"},
+    {READ_DURATION, "5m", 0, LONG_MAX, 0,
+     "router: v \"5m\" is not a duration (like 500ms, 10s, 5min)"},
+    {READ_DURATION, "1.5s", 0, LONG_MAX, 0,
+     "router: v \"1.5s\" is not a duration (like 500ms, 10s, 5min)"},
+    {READ_DURATION, "10 s", 0, LONG_MAX, 0,
+     "router: v \"10 s\" is not a duration (like 500ms, 10s, 5min)"},
+    {READ_DURATION, "-1s", -5000, LONG_MAX, 0,
+     "router: v \"-1s\" is not a duration (like 500ms, 10s, 5min)"},
+    {READ_DURATION, "1d", 0, LONG_MAX, 0,
+     "router: v \"1d\" is not a duration (like 500ms, 10s, 5min)"},
+    {READ_DURATION, "25h", 0, 86400000, 0,
+     "router: v \"25h\" is out of range (0..24h)"},
+    {READ_DURATION, "50ms", 100, 90000, 0,
+     "router: v \"50ms\" is out of range (100ms..90s)"},
+    {READ_DURATION, "2min", 1500, 61000, 0,
+     "router: v \"2min\" is out of range (1500ms..61s)"},
+    {READ_DURATION, "9223372036854775807s", 0, LONG_MAX, 0,
+     "router: v \"9223372036854775807s\" is out of range "
+     "(0..9223372036854775807ms)"},
+    {READ_DURATION, "99999999999999999999h", 0, 3600000, 0,
+     "router: v \"99999999999999999999h\" is out of range (0..1h)"},
 };
 
 /* Runs one reader on attribute v of an element at line 3 in <router>. */
@@ -434,9 +429,9 @@ START_TEST(typed_readers_accept_or_explain)
              "</xmppd>\n",
              reads[_i].value);
     cfg *c = load(xml);
-    const cfg_node *limits = cfg_child(cfg_child(cfg_root(c), "router"),
-                                       "limits");
-    cfg_diag d = { .line = -1 };
+    const cfg_node *limits =
+        cfg_child(cfg_child(cfg_root(c), "router"), "limits");
+    cfg_diag d = {.line = -1};
     long got = -12345;
 
     int err = read_one(reads[_i].kind, limits, reads[_i].min, reads[_i].max,
@@ -457,9 +452,9 @@ END_TEST
 START_TEST(absent_attributes_give_the_default)
 {
     cfg *c = load("<xmppd><router><limits/></router></xmppd>");
-    const cfg_node *limits = cfg_child(cfg_child(cfg_root(c), "router"),
-                                       "limits");
-    cfg_diag d = { 0 };
+    const cfg_node *limits =
+        cfg_child(cfg_child(cfg_root(c), "router"), "limits");
+    cfg_diag d = {0};
     long l = 0;
     bool b = false;
     size_t z = 0;
@@ -485,10 +480,10 @@ START_TEST(sizes_reach_size_max)
     snprintf(xml, sizeof xml, "<xmppd><s v='%zu'/></xmppd>", (size_t)SIZE_MAX);
     cfg *c = load(xml);
     size_t z = 0;
-    cfg_diag d = { 0 };
+    cfg_diag d = {0};
 
-    ck_assert_int_eq(cfg_size(cfg_child(cfg_root(c), "s"), "v", 0, 0, SIZE_MAX,
-                              &z, &d), 0);
+    ck_assert_int_eq(
+        cfg_size(cfg_child(cfg_root(c), "s"), "v", 0, 0, SIZE_MAX, &z, &d), 0);
     ck_assert(z == SIZE_MAX);
     cfg_free(c);
 }
@@ -504,7 +499,7 @@ START_TEST(messages_quote_values_safely)
              "<xmppd>\n<c2s port='1&#10;2'\n long='%s'/></xmppd>", lots);
     cfg *c = load(xml);
     const cfg_node *c2s = cfg_child(cfg_root(c), "c2s");
-    cfg_diag d = { 0 };
+    cfg_diag d = {0};
     long v = 0;
 
     ck_assert_int_eq(cfg_int(c2s, "port", 0, 0, 10, &v, &d), XE_CONFIG);
@@ -520,15 +515,15 @@ END_TEST
 /* --- sections, required attributes, unknown attributes ------------------ */
 
 static const char section_xml[] =
-    "<xmppd v='x'>\n"                            /* 1 */
-    "  <log level='info' to='stderr'/>\n"        /* 2 */
-    "  <router v='x'>\n"                         /* 3 */
-    "    <component name='sm' v='x'>\n"          /* 4 */
-    "      <allow bind='domain' v='x'/>\n"       /* 5 */
-    "    </component>\n"                         /* 6 */
-    "    <listen unix=''/>\n"                    /* 7 */
-    "    <limits max-stanza-byte='64k'/>\n"      /* 8 */
-    "  </router>\n"                              /* 9 */
+    "<xmppd v='x'>\n"                       /* 1 */
+    "  <log level='info' to='stderr'/>\n"   /* 2 */
+    "  <router v='x'>\n"                    /* 3 */
+    "    <component name='sm' v='x'>\n"     /* 4 */
+    "      <allow bind='domain' v='x'/>\n"  /* 5 */
+    "    </component>\n"                    /* 6 */
+    "    <listen unix=''/>\n"               /* 7 */
+    "    <limits max-stanza-byte='64k'/>\n" /* 8 */
+    "  </router>\n"                         /* 9 */
     "</xmppd>\n";
 
 START_TEST(messages_name_the_section)
@@ -537,14 +532,18 @@ START_TEST(messages_name_the_section)
     const cfg_node *root = cfg_root(c);
     const cfg_node *router = cfg_child(root, "router");
     const cfg_node *component = cfg_child(router, "component");
-    const struct { const cfg_node *n; int line; const char *message; } want[] = {
-        { root, 1, "xmppd: v \"x\" is not a number" },
-        { router, 3, "router: v \"x\" is not a number" },
-        { component, 4, "router: v \"x\" is not a number" },
-        { cfg_child(component, "allow"), 5, "router: v \"x\" is not a number" },
+    const struct {
+        const cfg_node *n;
+        int line;
+        const char *message;
+    } want[] = {
+        {root, 1, "xmppd: v \"x\" is not a number"},
+        {router, 3, "router: v \"x\" is not a number"},
+        {component, 4, "router: v \"x\" is not a number"},
+        {cfg_child(component, "allow"), 5, "router: v \"x\" is not a number"},
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
-        cfg_diag d = { 0 };
+        cfg_diag d = {0};
         long v;
         ck_assert_int_eq(cfg_int(want[i].n, "v", 0, 0, 1, &v, &d), XE_CONFIG);
         ck_assert_str_eq(d.message, want[i].message);
@@ -561,13 +560,14 @@ START_TEST(required_attributes_must_be_present)
     const cfg_node *router = cfg_child(cfg_root(c), "router");
     const cfg_node *listen = cfg_child(router, "listen");
     const char *value = NULL;
-    cfg_diag d = { 0 };
+    cfg_diag d = {0};
 
     ck_assert_int_eq(cfg_required(listen, "unix", &value, &d), 0);
     ck_assert_str_eq(value, "");
-    ck_assert_int_eq(cfg_required(cfg_child(cfg_child(router, "component"),
-                                            "allow"),
-                                  "bind", &value, &d), 0);
+    ck_assert_int_eq(
+        cfg_required(cfg_child(cfg_child(router, "component"), "allow"), "bind",
+                     &value, &d),
+        0);
     ck_assert_str_eq(value, "domain");
 
     ck_assert_int_eq(cfg_required(listen, "tcp", &value, &d), XE_CONFIG);
@@ -584,16 +584,18 @@ START_TEST(unknown_attributes_are_named)
     cfg *c = load(section_xml);
     const cfg_node *root = cfg_root(c);
     const cfg_node *router = cfg_child(root, "router");
-    static const char *const log_attrs[] = { "level", "to", "file", NULL };
-    static const char *const limit_attrs[] = { "max-stanza-bytes", "rate", NULL };
-    static const char *const none[] = { NULL };
-    cfg_diag d = { 0 };
+    static const char *const log_attrs[] = {"level", "to", "file", NULL};
+    static const char *const limit_attrs[] = {"max-stanza-bytes", "rate", NULL};
+    static const char *const none[] = {NULL};
+    cfg_diag d = {0};
 
     ck_assert_int_eq(cfg_check_attrs(cfg_child(root, "log"), log_attrs, &d), 0);
-    ck_assert_int_eq(cfg_check_attrs(cfg_child(router, "limits"), limit_attrs,
-                                     &d), XE_CONFIG);
-    ck_assert_str_eq(d.message,
-                     "router: <limits> has unknown attribute \"max-stanza-byte\"");
+    ck_assert_int_eq(
+        cfg_check_attrs(cfg_child(router, "limits"), limit_attrs, &d),
+        XE_CONFIG);
+    ck_assert_str_eq(
+        d.message,
+        "router: <limits> has unknown attribute \"max-stanza-byte\"");
     ck_assert_int_eq(d.line, 8);
     ck_assert_int_eq(cfg_check_attrs(cfg_child(root, "log"), none, &d),
                      XE_CONFIG);
@@ -606,10 +608,9 @@ END_TEST
 START_TEST(custom_errors_carry_place_and_section)
 {
     cfg *c = load(section_xml);
-    const cfg_node *allow =
-        cfg_child(cfg_child(cfg_child(cfg_root(c), "router"), "component"),
-                  "allow");
-    cfg_diag d = { 0 };
+    const cfg_node *allow = cfg_child(
+        cfg_child(cfg_child(cfg_root(c), "router"), "component"), "allow");
+    cfg_diag d = {0};
 
     ck_assert_int_eq(cfg_error(&d, allow, "bind \"%s\" is not %d", "x", 42),
                      XE_CONFIG);
@@ -649,14 +650,17 @@ static char *print_diag(const cfg_diag *d)
 
 START_TEST(prints_diagnostics_like_a_compiler)
 {
-    cfg_diag d = { .file = "etc/xmppd.xml", .line = 42,
-                   .message = "router: port \"52x2\" is not a number" };
+    cfg_diag d = {.file = "etc/xmppd.xml",
+                  .line = 42,
+                  .message = "router: port \"52x2\" is not a number"};
 
-    ck_assert_str_eq(print_diag(&d),
-                     "etc/xmppd.xml:42: router: port \"52x2\" is not a number\n");
+    ck_assert_str_eq(
+        print_diag(&d),
+        "etc/xmppd.xml:42: router: port \"52x2\" is not a number\n");
     d.line = 0;
     snprintf(d.message, sizeof d.message, "No such file or directory");
-    ck_assert_str_eq(print_diag(&d), "etc/xmppd.xml: No such file or directory\n");
+    ck_assert_str_eq(print_diag(&d),
+                     "etc/xmppd.xml: No such file or directory\n");
     d.file[0] = '\0';
     ck_assert_str_eq(print_diag(&d), "No such file or directory\n");
 }
@@ -664,26 +668,34 @@ END_TEST
 
 /* --- refused documents -------------------------------------------------- */
 
-static const struct { const char *xml; int line; const char *message; } refused[] = {
-    { "<xmppd>\n  <router>\n</xmppd>\n", 3,
-      "not well-formed: Opening and ending tag mismatch: router line 2 and xmppd" },
-    { "", 1, "not well-formed: Document is empty" },
-    { "<xmppd>\n<domain>&nope;</domain></xmppd>", 2,
-      "not well-formed: Entity 'nope' not defined" },
-    { "<xmppd>\n\n<p:router/></xmppd>", 3,
-      "not well-formed: Namespace prefix p on router is not defined" },
-    { "<xmppd a='1' a='2'/>", 1,
-      "not well-formed: Attribute a redefined" },
-    { "<xmppd/><xmppd/>", 1,
-      "not well-formed: Extra content at the end of the document" },
-    { "<?xml version='1.0'?>\n<!DOCTYPE xmppd>\n<xmppd/>", 2,
-      "DTDs are not allowed" },
-    { "<?xml version='1.0'?>\n<!DOCTYPE xmppd SYSTEM 'http://127.0.0.1:9/x.dtd'>\n"
-      "<xmppd/>", 2, "DTDs are not allowed" },
-    { "<!DOCTYPE xmppd [\n<!ENTITY e SYSTEM 'file:///etc/passwd'>\n]>\n"
-      "<xmppd>&e;</xmppd>", 1, "DTDs are not allowed" },
-    { "<?xml version='1.0'?>\n<!-- wrong root -->\n<config>\n<xmppd/>\n</config>", 3,
-      "the root element must be <xmppd>, not <config>" },
+static const struct {
+    const char *xml;
+    int line;
+    const char *message;
+} refused[] = {
+    {"<xmppd>\n  <router>\n</xmppd>\n", 3,
+     "not well-formed: Opening and ending tag mismatch: router line 2 and "
+     "xmppd"},
+    {"", 1, "not well-formed: Document is empty"},
+    {"<xmppd>\n<domain>&nope;</domain></xmppd>", 2,
+     "not well-formed: Entity 'nope' not defined"},
+    {"<xmppd>\n\n<p:router/></xmppd>", 3,
+     "not well-formed: Namespace prefix p on router is not defined"},
+    {"<xmppd a='1' a='2'/>", 1, "not well-formed: Attribute a redefined"},
+    {"<xmppd/><xmppd/>", 1,
+     "not well-formed: Extra content at the end of the document"},
+    {"<?xml version='1.0'?>\n<!DOCTYPE xmppd>\n<xmppd/>", 2,
+     "DTDs are not allowed"},
+    {"<?xml version='1.0'?>\n<!DOCTYPE xmppd SYSTEM "
+     "'http://127.0.0.1:9/x.dtd'>\n"
+     "<xmppd/>",
+     2, "DTDs are not allowed"},
+    {"<!DOCTYPE xmppd [\n<!ENTITY e SYSTEM 'file:///etc/passwd'>\n]>\n"
+     "<xmppd>&e;</xmppd>",
+     1, "DTDs are not allowed"},
+    {"<?xml version='1.0'?>\n<!-- wrong root "
+     "-->\n<config>\n<xmppd/>\n</config>",
+     3, "the root element must be <xmppd>, not <config>"},
 };
 
 START_TEST(refuses_bad_documents_with_a_place)
@@ -696,7 +708,7 @@ START_TEST(reports_the_broken_file_and_line)
 {
     const char *path = data_path("cfg/broken.xml");
     cfg *c = (cfg *)1;
-    cfg_diag d = { 0 };
+    cfg_diag d = {0};
 
     ck_assert_int_eq(cfg_load(path, &c, &d), XE_CONFIG);
     ck_assert_ptr_null(c);
@@ -711,7 +723,7 @@ START_TEST(refuses_billion_laughs_without_expanding)
 {
     const char *path = data_path("cfg/laughs.xml");
     cfg *c = (cfg *)1;
-    cfg_diag d = { 0 };
+    cfg_diag d = {0};
     clock_t start = clock();
 
     ck_assert_int_eq(cfg_load(path, &c, &d), XE_CONFIG);
@@ -727,7 +739,7 @@ END_TEST
 START_TEST(missing_file_names_file_and_reason)
 {
     cfg *c = (cfg *)1;
-    cfg_diag d = { .line = -1 };
+    cfg_diag d = {.line = -1};
     const char *path = data_path("cfg/no-such-file.xml");
 
     ck_assert_int_eq(cfg_load(path, &c, &d), XE_CONFIG);
@@ -748,7 +760,7 @@ START_TEST(parser_errors_stay_off_stderr)
     FILE *tmp = tmpfile();
     int saved = dup(STDERR_FILENO);
     cfg *c = NULL;
-    cfg_diag d = { 0 };
+    cfg_diag d = {0};
 
     ck_assert_ptr_nonnull(tmp);
     dup2(fileno(tmp), STDERR_FILENO);
@@ -772,20 +784,22 @@ END_TEST
 
 /* --- paths -------------------------------------------------------------- */
 
-static const struct { const char *config, *path, *want; } paths[] = {
-    { "etc/xmppd.xml", "certs/a.pem", "etc/certs/a.pem" },
-    { "etc/xmppd.xml", "/etc/ssl/a.pem", "/etc/ssl/a.pem" },
-    { "/srv/xmppd/xmppd.xml", "state", "/srv/xmppd/state" },
-    { "/xmppd.xml", "state", "/state" },
-    { "xmppd.xml", "state", "state" },
-    { "./xmppd.xml", "../state", "./../state" },
-    { "etc/xmppd.xml", "", "" },
+static const struct {
+    const char *config, *path, *want;
+} paths[] = {
+    {"etc/xmppd.xml", "certs/a.pem", "etc/certs/a.pem"},
+    {"etc/xmppd.xml", "/etc/ssl/a.pem", "/etc/ssl/a.pem"},
+    {"/srv/xmppd/xmppd.xml", "state", "/srv/xmppd/state"},
+    {"/xmppd.xml", "state", "/state"},
+    {"xmppd.xml", "state", "state"},
+    {"./xmppd.xml", "../state", "./../state"},
+    {"etc/xmppd.xml", "", ""},
 };
 
 START_TEST(resolves_paths_from_the_config_folder)
 {
     cfg *c = NULL;
-    cfg_diag d = { 0 };
+    cfg_diag d = {0};
 
     ck_assert_int_eq(cfg_load_string("<xmppd/>", paths[_i].config, &c, &d), 0);
     ck_assert_str_eq(cfg_path(c), paths[_i].config);
@@ -801,13 +815,15 @@ START_TEST(resolves_paths_of_a_loaded_file)
     char path[4096];
     snprintf(path, sizeof path, "%s", data_path("cfg/relative.xml"));
     cfg *c = NULL;
-    cfg_diag d = { 0 };
+    cfg_diag d = {0};
 
     ck_assert_int_eq(cfg_load(path, &c, &d), 0);
-    const cfg_node *listen = cfg_child(cfg_child(cfg_root(c), "router"), "listen");
+    const cfg_node *listen =
+        cfg_child(cfg_child(cfg_root(c), "router"), "listen");
     char *cert = cfg_resolve_path(c, cfg_attr(listen, "cert"));
     char *key = cfg_resolve_path(c, cfg_attr(listen, "key"));
-    char *state = cfg_resolve_path(c, cfg_text(cfg_child(cfg_root(c), "state-dir")));
+    char *state =
+        cfg_resolve_path(c, cfg_text(cfg_child(cfg_root(c), "state-dir")));
     char want[4200];
     snprintf(want, sizeof want, "%s", path);
     strcpy(strrchr(want, '/') + 1, "certs/router.pem");

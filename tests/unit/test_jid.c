@@ -2,6 +2,7 @@
 /* tests/unit/test_jid.c: XMPP addresses (RFC 7622): parsing, preparation,
  * limits and comparison. */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -488,6 +489,57 @@ START_TEST(normalizes_a_domain_alone)
 }
 END_TEST
 
+/* ---- stability ---------------------------------------------------------- */
+
+static size_t utf8_of(unsigned c, char *out)
+{
+    if (c < 0x800) {
+        out[0] = (char)(0xC0 | (c >> 6));
+        out[1] = (char)(0x80 | (c & 0x3F));
+        return 2;
+    }
+    out[0] = (char)(0xE0 | (c >> 12));
+    out[1] = (char)(0x80 | ((c >> 6) & 0x3F));
+    out[2] = (char)(0x80 | (c & 0x3F));
+    return 3;
+}
+
+/* Whatever a part prepares to, preparing it again changes nothing: with
+ * every code point of the BMP in every part, alone and after a letter. */
+START_TEST(prepares_every_bmp_code_point_to_a_fixed_point)
+{
+    static const char *const forms[] = {
+        "%s@example.com", "x%sy@example.com", "example.com/%s",
+        "example.com/x%s", "%s.example", "x%sy.example",
+    };
+    unsigned accepted = 0;
+
+    for (unsigned c = 0x80; c <= 0xFFFF; c++) {
+        char cp[4], in[64];
+
+        if (c >= 0xD800 && c <= 0xDFFF)
+            continue;
+        cp[utf8_of(c, cp)] = '\0';
+        for (size_t f = 0; f < sizeof forms / sizeof forms[0]; f++) {
+            jid *j = NULL, *again = NULL;
+
+            snprintf(in, sizeof in, forms[f], cp);
+            if (jid_parse(in, &j) != 0)
+                continue;
+            accepted++;
+            ck_assert_msg(jid_parse(jid_full(j), &again) == 0,
+                          "U+%04X: \"%s\" gave \"%s\", which does not parse",
+                          c, in, jid_full(j));
+            ck_assert_msg(jid_equal(j, again), "U+%04X: \"%s\" then \"%s\"",
+                          c, jid_full(j), jid_full(again));
+            jid_free(again);
+            jid_free(j);
+        }
+    }
+    ck_assert_uint_gt(accepted, 100000);
+}
+END_TEST
+
 Suite *unit_suite(void)
 {
     Suite *suite = suite_create("jid");
@@ -518,5 +570,10 @@ Suite *unit_suite(void)
     tcase_add_loop_test(api, normalizes_a_domain_alone, 0,
                         sizeof domains / sizeof domains[0]);
     suite_add_tcase(suite, api);
+
+    TCase *stable = tcase_create("stable");
+    tcase_set_timeout(stable, 100);       /* slow under sanitizers */
+    tcase_add_test(stable, prepares_every_bmp_code_point_to_a_fixed_point);
+    suite_add_tcase(suite, stable);
     return suite;
 }

@@ -18,16 +18,20 @@
 
 /* --- levels ------------------------------------------------------------- */
 
-static const struct { const char *name; int err; log_level level; } levels[] = {
-    { "error", 0, LOGL_ERROR },
-    { "warn", 0, LOGL_WARN },
-    { "info", 0, LOGL_INFO },
-    { "debug", 0, LOGL_DEBUG },
-    { "warning", XE_CONFIG, LOGL_INFO },
-    { "INFO", XE_CONFIG, LOGL_INFO },
-    { "", XE_CONFIG, LOGL_INFO },
-    { "info ", XE_CONFIG, LOGL_INFO },
-    { NULL, XE_CONFIG, LOGL_INFO },
+static const struct {
+    const char *name;
+    int err;
+    log_level level;
+} levels[] = {
+    {"error", 0, LOGL_ERROR},
+    {"warn", 0, LOGL_WARN},
+    {"info", 0, LOGL_INFO},
+    {"debug", 0, LOGL_DEBUG},
+    {"warning", XE_CONFIG, LOGL_INFO},
+    {"INFO", XE_CONFIG, LOGL_INFO},
+    {"", XE_CONFIG, LOGL_INFO},
+    {"info ", XE_CONFIG, LOGL_INFO},
+    {NULL, XE_CONFIG, LOGL_INFO},
 };
 
 START_TEST(parses_level_names)
@@ -50,7 +54,7 @@ END_TEST
 
 /* --- escaping ----------------------------------------------------------- */
 
-#define IN(s) s, sizeof s - 1
+#define IN(s) s, sizeof(s) - 1
 
 static const struct {
     const char *in;
@@ -58,55 +62,55 @@ static const struct {
     size_t size;
     const char *out;
 } escapes[] = {
-    { IN("alice@example.com/phone"), 64, "alice@example.com/phone" },
-    { IN(""), 64, "" },
-    { IN("a\nb"), 64, "a\\x0ab" },
-    { IN("forged\r\n2025-01-01T00:00:00Z error x: y"), 64,
-      "forged\\x0d\\x0a2025-01-01T00:00:00Z error x: y" },
-    { IN("tab\there"), 64, "tab\\x09here" },
-    { IN("back\\slash"), 64, "back\\x5cslash" },
-    { IN("del\x7f"), 64, "del\\x7f" },
-    { IN("nul\0after"), 64, "nul\\x00after" },
-    { IN("\x1b[31mred"), 64, "\\x1b[31mred" },
+    {IN("alice@example.com/phone"), 64, "alice@example.com/phone"},
+    {IN(""), 64, ""},
+    {IN("a\nb"), 64, "a\\x0ab"},
+    {IN("forged\r\n2025-01-01T00:00:00Z error x: y"), 64,
+     "forged\\x0d\\x0a2025-01-01T00:00:00Z error x: y"},
+    {IN("tab\there"), 64, "tab\\x09here"},
+    {IN("back\\slash"), 64, "back\\x5cslash"},
+    {IN("del\x7f"), 64, "del\\x7f"},
+    {IN("nul\0after"), 64, "nul\\x00after"},
+    {IN("\x1b[31mred"), 64, "\\x1b[31mred"},
     /* Valid UTF-8 stays readable; broken or control sequences do not. */
-    { IN("caf\xc3\xa9"), 64, "caf\xc3\xa9" },
-    { IN("\xe2\x82\xac \xf0\x9f\x98\x80"), 64, "\xe2\x82\xac \xf0\x9f\x98\x80" },
-    { IN("\xff\xfe"), 64, "\\xff\\xfe" },
-    { IN("cut \xc3"), 64, "cut \\xc3" },
-    { IN("\xc3" "a"), 64, "\\xc3a" },
-    { IN("\xc0\xaf"), 64, "\\xc0\\xaf" },                 /* overlong '/' */
-    { IN("\xe0\x80\xaf"), 64, "\\xe0\\x80\\xaf" },        /* overlong '/' */
-    { IN("\xc2\x85"), 64, "\\xc2\\x85" },                 /* C1 NEL */
-    { IN("\xed\xa0\x80"), 64, "\\xed\\xa0\\x80" },        /* a surrogate */
-    { IN("\xf4\x90\x80\x80"), 64, "\\xf4\\x90\\x80\\x80" }, /* past U+10FFFF */
+    {IN("caf\xc3\xa9"), 64, "caf\xc3\xa9"},
+    {IN("\xe2\x82\xac \xf0\x9f\x98\x80"), 64, "\xe2\x82\xac \xf0\x9f\x98\x80"},
+    {IN("\xff\xfe"), 64, "\\xff\\xfe"},
+    {IN("cut \xc3"), 64, "cut \\xc3"},
+    {IN("\xc3\x61"), 64, "\\xc3a"},
+    {IN("\xc0\xaf"), 64, "\\xc0\\xaf"},                   /* overlong '/' */
+    {IN("\xe0\x80\xaf"), 64, "\\xe0\\x80\\xaf"},          /* overlong '/' */
+    {IN("\xc2\x85"), 64, "\\xc2\\x85"},                   /* C1 NEL */
+    {IN("\xed\xa0\x80"), 64, "\\xed\\xa0\\x80"},          /* a surrogate */
+    {IN("\xf4\x90\x80\x80"), 64, "\\xf4\\x90\\x80\\x80"}, /* past U+10FFFF */
     /* Exact fits are not cut. */
-    { IN("abc"), 4, "abc" },
-    { IN("abcdefg"), 8, "abcdefg" },
-    { IN("a\n"), 6, "a\\x0a" },
-    { IN("a\xc3\xa9"), 4, "a\xc3\xa9" },
+    {IN("abc"), 4, "abc"},
+    {IN("abcdefg"), 8, "abcdefg"},
+    {IN("a\n"), 6, "a\\x0a"},
+    {IN("a\xc3\xa9"), 4, "a\xc3\xa9"},
     /* Too long: cut at a whole piece, with "..." in what is left. */
-    { IN("abcd"), 4, "..." },
-    { IN("abcdefgh"), 8, "abcd..." },
-    { IN("abcde"), 5, "a..." },
-    { IN("ab\n"), 6, "ab..." },
-    { IN("\n\n"), 7, "..." },
-    { IN("\n\n"), 8, "\\x0a..." },
-    { IN("a\xc3\xa9z"), 4, "..." },
-    { IN("xy\xc3\xa9\xc3\xa9zz"), 8, "xy\xc3\xa9..." },
-    { IN("\xf0\x9f\x98\x80\xf0\x9f\x98\x80"), 8, "\xf0\x9f\x98\x80..." },
+    {IN("abcd"), 4, "..."},
+    {IN("abcdefgh"), 8, "abcd..."},
+    {IN("abcde"), 5, "a..."},
+    {IN("ab\n"), 6, "ab..."},
+    {IN("\n\n"), 7, "..."},
+    {IN("\n\n"), 8, "\\x0a..."},
+    {IN("a\xc3\xa9z"), 4, "..."},
+    {IN("xy\xc3\xa9\xc3\xa9zz"), 8, "xy\xc3\xa9..."},
+    {IN("\xf0\x9f\x98\x80\xf0\x9f\x98\x80"), 8, "\xf0\x9f\x98\x80..."},
     /* Tiny buffers: as many dots as fit, always NUL-terminated. */
-    { IN(""), 1, "" },
-    { IN("a"), 1, "" },
-    { IN("a"), 2, "a" },
-    { IN("ab"), 2, "." },
-    { IN("\n"), 2, "." },
-    { IN("ab"), 3, "ab" },
-    { IN("abc"), 3, ".." },
-    { IN("\n"), 3, ".." },
-    { IN("\n"), 4, "..." },
-    { IN("\n"), 5, "\\x0a" },
-    { IN("\n"), 6, "\\x0a" },
-    { IN("\n\n"), 6, "..." },
+    {IN(""), 1, ""},
+    {IN("a"), 1, ""},
+    {IN("a"), 2, "a"},
+    {IN("ab"), 2, "."},
+    {IN("\n"), 2, "."},
+    {IN("ab"), 3, "ab"},
+    {IN("abc"), 3, ".."},
+    {IN("\n"), 3, ".."},
+    {IN("\n"), 4, "..."},
+    {IN("\n"), 5, "\\x0a"},
+    {IN("\n"), 6, "\\x0a"},
+    {IN("\n\n"), 6, "..."},
 };
 
 START_TEST(escapes_untrusted_text)
@@ -243,13 +247,13 @@ START_TEST(writes_timestamped_lines_to_a_file)
     assert_lines(text, want);
 
     /* The stamp is UTC and now. */
-    struct tm tm = { 0 };
+    struct tm tm = {0};
     ck_assert_ptr_nonnull(strptime(text, "%Y-%m-%dT%H:%M:%S", &tm));
     time_t stamp = timegm(&tm);
     ck_assert_int_ge((long)stamp, (long)before);
     ck_assert_int_le((long)stamp, (long)after);
     free(text);
-    remove_tmpdir((const char *const[]){ "xmppd.log", NULL });
+    remove_tmpdir((const char *const[]){"xmppd.log", NULL});
 }
 END_TEST
 
@@ -283,11 +287,14 @@ START_TEST(threshold_skips_quieter_lines_unformatted)
 
     char *text = slurp(path);
     const char *const want[] = {
-        "warn t: warn 1", "error t: error 2", "error t: loud 3", NULL,
+        "warn t: warn 1",
+        "error t: error 2",
+        "error t: loud 3",
+        NULL,
     };
     assert_lines(text, want);
     free(text);
-    remove_tmpdir((const char *const[]){ "xmppd.log", NULL });
+    remove_tmpdir((const char *const[]){"xmppd.log", NULL});
 }
 END_TEST
 
@@ -302,16 +309,16 @@ START_TEST(reopens_after_rotation)
     ck_assert_int_eq(log_open(LOG_TO_FILE, path, "test"), 0);
     log_info("t", "one");
     ck_assert_int_eq(rename(path, rotated), 0);
-    log_info("t", "two");           /* still the old file, now rotated */
+    log_info("t", "two"); /* still the old file, now rotated */
     ck_assert_int_eq(log_reopen(), 0);
     log_info("t", "three");
     log_close();
 
     char *old_text = slurp(rotated);
     char *new_text = slurp(path);
-    assert_lines(old_text, (const char *const[]){ "info t: one", "info t: two",
-                                                  NULL });
-    assert_lines(new_text, (const char *const[]){ "info t: three", NULL });
+    assert_lines(old_text,
+                 (const char *const[]){"info t: one", "info t: two", NULL});
+    assert_lines(new_text, (const char *const[]){"info t: three", NULL});
     free(old_text);
     free(new_text);
 
@@ -320,10 +327,10 @@ START_TEST(reopens_after_rotation)
     log_info("t", "four");
     log_close();
     new_text = slurp(path);
-    assert_lines(new_text, (const char *const[]){ "info t: three",
-                                                  "info t: four", NULL });
+    assert_lines(new_text,
+                 (const char *const[]){"info t: three", "info t: four", NULL});
     free(new_text);
-    remove_tmpdir((const char *const[]){ "xmppd.log", "xmppd.log.1", NULL });
+    remove_tmpdir((const char *const[]){"xmppd.log", "xmppd.log.1", NULL});
 }
 END_TEST
 
@@ -340,7 +347,7 @@ START_TEST(reports_a_file_it_cannot_open)
     ck_assert_int_eq(log_open(LOG_TO_STDERR, NULL, "t"), 0);
     ck_assert_int_eq(log_reopen(), 0);
     log_close();
-    remove_tmpdir((const char *const[]){ NULL });
+    remove_tmpdir((const char *const[]){NULL});
 }
 END_TEST
 
@@ -364,8 +371,7 @@ START_TEST(writes_to_stderr_by_default)
     size_t n = fread(text, 1, sizeof text - 1, tmp);
     text[n] = '\0';
     fclose(tmp);
-    assert_lines(text, (const char *const[]){ "info router: hello world",
-                                              NULL });
+    assert_lines(text, (const char *const[]){"info router: hello world", NULL});
 }
 END_TEST
 

@@ -38,19 +38,24 @@ static void certs_remove(void)
 typedef struct side {
     tls_session *s;
     buf wire;
-    buf got;                /* plaintext received */
+    buf got; /* plaintext received */
     int ready_count;
-    int feed_err;           /* the first error a feed returned */
-    bool echo;              /* recv sends what arrived back */
-    bool bye_on_recv;       /* recv calls tls_session_bye */
+    int feed_err;      /* the first error a feed returned */
+    bool echo;         /* recv sends what arrived back */
+    bool bye_on_recv;  /* recv calls tls_session_bye */
+    struct side *peer; /* set: send feeds the peer at once, no wire */
 } side;
 
-static size_t pump_chunk_max = (size_t)-1;   /* bytes per feed */
+static size_t pump_chunk_max = (size_t)-1; /* bytes per feed */
 
 static void side_send(void *ud, const char *data, size_t len)
 {
     side *sd = ud;
-    buf_append(&sd->wire, data, len);
+    side *peer = sd->peer;
+    if (peer && peer->s && peer->feed_err == 0)
+        peer->feed_err = tls_session_feed(peer->s, data, len);
+    else
+        buf_append(&sd->wire, data, len);
 }
 
 static void side_recv(void *ud, const char *data, size_t len)
@@ -70,7 +75,9 @@ static void side_ready(void *ud)
 }
 
 static const tls_io side_io = {
-    .send = side_send, .recv = side_recv, .ready = side_ready,
+    .send = side_send,
+    .recv = side_recv,
+    .ready = side_ready,
 };
 
 static void side_init(side *sd)
@@ -128,41 +135,81 @@ static tls_ctx *ctx_make(const tls_ctx_opts *opts)
 static tls_ctx *server_ctx(const char *priorities)
 {
     return ctx_make(&(tls_ctx_opts){
-        .is_server = true, .cert_file = certs.server_cert,
-        .key_file = certs.server_key, .priorities = priorities,
+        .is_server = true,
+        .cert_file = certs.server_cert,
+        .key_file = certs.server_key,
+        .priorities = priorities,
     });
 }
 
 static tls_ctx *client_ctx(const char *priorities)
 {
     return ctx_make(&(tls_ctx_opts){
-        .ca_file = certs.ca_cert, .verify_peer = true,
+        .ca_file = certs.ca_cert,
+        .verify_peer = true,
         .priorities = priorities,
     });
 }
 
-/* A client of cctx asking for name, and a server of sctx, shaken hands. */
-static void connect_pair(side *client, tls_ctx *cctx, const char *name,
-                         side *server, tls_ctx *sctx)
+/* A client and a server session wired to each other, and their contexts. */
+typedef struct pair {
+    tls_ctx *cctx, *sctx;
+    side client, server;
+} pair;
+
+/* Creates both sessions (the client's ClientHello waits on its wire) and
+ * takes the contexts, which pair_close frees. */
+static void pair_start(pair *p, tls_ctx *cctx, const char *name, tls_ctx *sctx)
 {
-    side_init(client);
-    side_init(server);
-    server->s = tls_session_new(sctx, NULL, &side_io, server);
-    client->s = tls_session_new(cctx, name, &side_io, client);
-    ck_assert_uint_gt(buf_len(&client->wire), 0);   /* the ClientHello */
-    pump(client, server);
+    p->cctx = cctx;
+    p->sctx = sctx;
+    side_init(&p->client);
+    side_init(&p->server);
+    p->server.s = tls_session_new(sctx, NULL, &side_io, &p->server);
+    p->client.s = tls_session_new(cctx, name, &side_io, &p->client);
+    ck_assert_uint_gt(buf_len(&p->client.wire), 0);
 }
 
-static void assert_connected(const side *client, const side *server)
+/* pair_start, then the handshake: its outcome is in the sides. */
+static void pair_open(pair *p, tls_ctx *cctx, const char *name, tls_ctx *sctx)
 {
-    ck_assert_msg(client->feed_err == 0, "client: %s: %s",
-                  xe_str(client->feed_err), tls_session_error(client->s));
-    ck_assert_msg(server->feed_err == 0, "server: %s: %s",
-                  xe_str(server->feed_err), tls_session_error(server->s));
-    ck_assert_int_eq(client->ready_count, 1);
-    ck_assert_int_eq(server->ready_count, 1);
-    ck_assert(tls_session_is_ready(client->s));
-    ck_assert(tls_session_is_ready(server->s));
+    pair_start(p, cctx, name, sctx);
+    pump(&p->client, &p->server);
+}
+
+static void assert_connected(const pair *p)
+{
+    ck_assert_msg(p->client.feed_err == 0 && p->server.feed_err == 0,
+                  "client: %s (%s), server: %s (%s)",
+                  xe_str(p->client.feed_err), tls_session_error(p->client.s),
+                  xe_str(p->server.feed_err), tls_session_error(p->server.s));
+    ck_assert_int_eq(p->client.ready_count, 1);
+    ck_assert_int_eq(p->server.ready_count, 1);
+    ck_assert(tls_session_is_ready(p->client.s));
+    ck_assert(tls_session_is_ready(p->server.s));
+}
+
+/* pair_open between the usual client and server, and connected. */
+static void pair_connect(pair *p, const char *priorities, const char *name)
+{
+    pair_open(p, client_ctx(priorities), name, server_ctx(priorities));
+    assert_connected(p);
+}
+
+/* Frees the sessions; with free_ctx the contexts too. */
+static void pair_end(pair *p, bool free_ctx)
+{
+    side_close(&p->client);
+    side_close(&p->server);
+    if (free_ctx) {
+        tls_ctx_free(p->cctx);
+        tls_ctx_free(p->sctx);
+    }
+}
+
+static void pair_close(pair *p)
+{
+    pair_end(p, true);
 }
 
 static void assert_got(const side *sd, const char *text)
@@ -174,197 +221,163 @@ static void assert_got(const side *sd, const char *text)
 static const struct {
     const char *priorities, *version;
 } versions[] = {
-    { NULL, "TLS1.3" },              /* the default prefers the newest */
-    { tls13_only, "TLS1.3" },
-    { tls12_only, "TLS1.2" },
+    {NULL, "TLS1.3"}, /* the default prefers the newest */
+    {tls13_only, "TLS1.3"},
+    {tls12_only, "TLS1.2"},
 };
 
 START_TEST(handshake_then_data_flows_both_ways)
 {
-    tls_ctx *sctx = server_ctx(versions[_i].priorities);
-    tls_ctx *cctx = client_ctx(versions[_i].priorities);
-    side client, server;
+    pair p;
 
-    connect_pair(&client, cctx, "localhost", &server, sctx);
-    assert_connected(&client, &server);
-    ck_assert_str_eq(tls_session_version(client.s), versions[_i].version);
-    ck_assert_str_eq(tls_session_version(server.s), versions[_i].version);
-    ck_assert_pstr_eq(tls_session_sni(server.s), "localhost");
-    ck_assert_pstr_eq(tls_session_sni(client.s), NULL);
-
-    ck_assert_int_eq(tls_session_send(client.s, "<stream>", 8), 0);
-    ck_assert_int_eq(tls_session_send(server.s, "<features/>", 11), 0);
-    pump(&client, &server);
-    assert_got(&server, "<stream>");
-    assert_got(&client, "<features/>");
-
-    side_close(&client);
-    side_close(&server);
-    tls_ctx_free(cctx);
-    tls_ctx_free(sctx);
+    pair_connect(&p, versions[_i].priorities, "localhost");
+    ck_assert_str_eq(tls_session_version(p.client.s), versions[_i].version);
+    ck_assert_str_eq(tls_session_version(p.server.s), versions[_i].version);
+    ck_assert_pstr_eq(tls_session_sni(p.server.s), "localhost");
+    ck_assert_pstr_eq(tls_session_sni(p.client.s), NULL);
+    ck_assert_int_eq(tls_session_send(p.client.s, "<stream>", 8), 0);
+    ck_assert_int_eq(tls_session_send(p.server.s, "<features/>", 11), 0);
+    pump(&p.client, &p.server);
+    assert_got(&p.server, "<stream>");
+    assert_got(&p.client, "<features/>");
+    pair_close(&p);
 }
 END_TEST
 
 START_TEST(client_checks_the_server_names)
 {
-    tls_ctx *sctx = server_ctx(NULL);
-    tls_ctx *cctx = client_ctx(NULL);
-    side client, server;
+    pair p;
 
-    connect_pair(&client, cctx, "example.com", &server, sctx);
-    assert_connected(&client, &server);
-    ck_assert(tls_session_peer_verified(client.s));
-    ck_assert(tls_session_peer_has_name(client.s, "example.com"));
-    ck_assert(tls_session_peer_has_name(client.s, "LOCALHOST"));
-    ck_assert(tls_session_peer_has_name(client.s, "chat.example"));  /* XmppAddr */
-    ck_assert(!tls_session_peer_has_name(client.s, "other.example"));
-    ck_assert(!tls_session_peer_verified(server.s));   /* no client cert */
-
-    side_close(&client);
-    side_close(&server);
-    tls_ctx_free(cctx);
-    tls_ctx_free(sctx);
+    pair_connect(&p, NULL, "example.com");
+    ck_assert(tls_session_peer_verified(p.client.s));
+    ck_assert(tls_session_peer_has_name(p.client.s, "example.com"));
+    ck_assert(tls_session_peer_has_name(p.client.s, "LOCALHOST"));
+    ck_assert(
+        tls_session_peer_has_name(p.client.s, "chat.example")); /* XmppAddr */
+    ck_assert(!tls_session_peer_has_name(p.client.s, "other.example"));
+    ck_assert(!tls_session_peer_verified(p.server.s)); /* no client cert */
+    pair_close(&p);
 }
 END_TEST
 
 START_TEST(handshake_survives_one_byte_at_a_time)
 {
-    tls_ctx *sctx = server_ctx(versions[_i].priorities);
-    tls_ctx *cctx = client_ctx(versions[_i].priorities);
-    side client, server;
+    pair p;
 
     pump_chunk_max = 1;
-    connect_pair(&client, cctx, "localhost", &server, sctx);
-    assert_connected(&client, &server);
-    ck_assert_int_eq(tls_session_send(client.s, "split", 5), 0);
-    pump(&client, &server);
-    assert_got(&server, "split");
-
-    side_close(&client);
-    side_close(&server);
-    tls_ctx_free(cctx);
-    tls_ctx_free(sctx);
+    pair_connect(&p, versions[_i].priorities, "localhost");
+    ck_assert_int_eq(tls_session_send(p.client.s, "split", 5), 0);
+    pump(&p.client, &p.server);
+    assert_got(&p.server, "split");
+    pair_close(&p);
 }
 END_TEST
 
 static char *pattern_new(size_t len, unsigned int seed)
 {
-    char *p = xalloc(len);
+    char *bytes = xalloc(len);
     for (size_t i = 0; i < len; i++) {
         seed = seed * 1103515245u + 12345u;
-        p[i] = (char)(seed >> 16);
+        bytes[i] = (char)(seed >> 16);
     }
-    return p;
+    return bytes;
 }
 
 START_TEST(a_mebibyte_arrives_intact_both_ways)
 {
-    enum { LEN = 1 << 20 };
-    tls_ctx *sctx = server_ctx(NULL);
-    tls_ctx *cctx = client_ctx(NULL);
-    side client, server;
+    enum { LEN = 1 << 20, PIECE = 1000 };
     char *up = pattern_new(LEN, 1), *down = pattern_new(LEN, 2);
+    pair p;
 
-    connect_pair(&client, cctx, "localhost", &server, sctx);
-    assert_connected(&client, &server);
-    ck_assert_int_eq(tls_session_send(client.s, up, LEN), 0);
+    pair_connect(&p, NULL, "localhost");
+    ck_assert_int_eq(tls_session_send(p.client.s, up, LEN), 0);
     /* In pieces too, as a stream writer would. */
-    for (size_t off = 0; off < LEN; off += 1000) {
-        size_t n = LEN - off < 1000 ? LEN - off : 1000;
-        ck_assert_int_eq(tls_session_send(server.s, down + off, n), 0);
+    for (size_t off = 0; off < LEN; off += PIECE) {
+        size_t n = LEN - off < PIECE ? LEN - off : PIECE;
+        ck_assert_int_eq(tls_session_send(p.server.s, down + off, n), 0);
     }
-    pump(&client, &server);
-    ck_assert_uint_eq(buf_len(&server.got), LEN);
-    ck_assert_uint_eq(buf_len(&client.got), LEN);
-    ck_assert_int_eq(memcmp(buf_data(&server.got), up, LEN), 0);
-    ck_assert_int_eq(memcmp(buf_data(&client.got), down, LEN), 0);
-
+    pump(&p.client, &p.server);
+    ck_assert_uint_eq(buf_len(&p.server.got), LEN);
+    ck_assert_uint_eq(buf_len(&p.client.got), LEN);
+    ck_assert_int_eq(memcmp(buf_data(&p.server.got), up, LEN), 0);
+    ck_assert_int_eq(memcmp(buf_data(&p.client.got), down, LEN), 0);
     free(up);
     free(down);
-    side_close(&client);
-    side_close(&server);
-    tls_ctx_free(cctx);
-    tls_ctx_free(sctx);
+    pair_close(&p);
 }
 END_TEST
 
 START_TEST(sni_picks_the_certificate_with_the_name)
 {
-    tls_ctx *sctx = server_ctx(NULL);
+    static const char *const names[] = {"other.example", "example.com"};
+    tls_ctx *sctx = server_ctx(NULL), *cctx = client_ctx(NULL);
     char err[512] = "";
-    ck_assert_int_eq(tls_ctx_add_cert(sctx, certs.other_cert, certs.other_key,
-                                      err, sizeof err), 0);
-    tls_ctx *cctx = client_ctx(NULL);
-    static const char *const names[] = { "other.example", "example.com" };
 
+    ck_assert_int_eq(tls_ctx_add_cert(sctx, certs.other_cert, certs.other_key,
+                                      err, sizeof err),
+                     0);
     for (size_t i = 0; i < 2; i++) {
-        side client, server;
-        connect_pair(&client, cctx, names[i], &server, sctx);
-        assert_connected(&client, &server);
-        ck_assert_pstr_eq(tls_session_sni(server.s), names[i]);
-        ck_assert(tls_session_peer_has_name(client.s, names[i]));
-        side_close(&client);
-        side_close(&server);
+        pair p;
+        pair_open(&p, cctx, names[i], sctx);
+        assert_connected(&p);
+        ck_assert_pstr_eq(tls_session_sni(p.server.s), names[i]);
+        ck_assert(tls_session_peer_has_name(p.client.s, names[i]));
+        pair_end(&p, false);
     }
     tls_ctx_free(cctx);
     tls_ctx_free(sctx);
 }
 END_TEST
 
-/* The server presents the rogue or the server certificate. */
+/* The server presents the rogue or the CA-signed server certificate. */
 static const struct {
     bool is_rogue;
     const char *name;
 } bad_servers[] = {
-    { true, "localhost" },           /* not signed by the CA */
-    { false, "wrong.example" },      /* signed, for other names */
-    { false, "other.example" },
+    {true, "localhost"},      /* not signed by the CA */
+    {false, "wrong.example"}, /* signed, for other names */
+    {false, "other.example"},
 };
 
 START_TEST(client_refuses_a_certificate_that_does_not_verify)
 {
+    bool is_rogue = bad_servers[_i].is_rogue;
     tls_ctx *sctx = ctx_make(&(tls_ctx_opts){
         .is_server = true,
-        .cert_file = bad_servers[_i].is_rogue ? certs.rogue_cert : certs.server_cert,
-        .key_file = bad_servers[_i].is_rogue ? certs.rogue_key : certs.server_key,
+        .cert_file = is_rogue ? certs.rogue_cert : certs.server_cert,
+        .key_file = is_rogue ? certs.rogue_key : certs.server_key,
     });
-    tls_ctx *cctx = client_ctx(NULL);
-    side client, server;
+    pair p;
 
-    connect_pair(&client, cctx, bad_servers[_i].name, &server, sctx);
-    ck_assert_msg(client.feed_err == XE_CERT, "client: %s: %s",
-                  xe_str(client.feed_err), tls_session_error(client.s));
-    ck_assert_int_eq(client.ready_count, 0);
-    ck_assert(!tls_session_is_ready(client.s));
-    ck_assert_ptr_nonnull(strstr(tls_session_error(client.s), "verify"));
-    ck_assert_int_eq(tls_session_send(client.s, "x", 1), XE_TLS);
-    ck_assert_int_eq(tls_session_feed(client.s, "x", 1), XE_CERT);
-
-    side_close(&client);
-    side_close(&server);
-    tls_ctx_free(cctx);
-    tls_ctx_free(sctx);
+    pair_open(&p, client_ctx(NULL), bad_servers[_i].name, sctx);
+    ck_assert_msg(p.client.feed_err == XE_CERT, "client: %s: %s",
+                  xe_str(p.client.feed_err), tls_session_error(p.client.s));
+    ck_assert_int_eq(p.client.ready_count, 0);
+    ck_assert(!tls_session_is_ready(p.client.s));
+    ck_assert_ptr_nonnull(strstr(tls_session_error(p.client.s), "verify"));
+    ck_assert_int_eq(tls_session_send(p.client.s, "x", 1), XE_TLS);
+    ck_assert_int_eq(tls_session_feed(p.client.s, "x", 1), XE_CERT);
+    /* The server hears why. */
+    ck_assert_int_eq(p.server.feed_err, XE_TLS);
+    pair_close(&p);
 }
 END_TEST
 
 START_TEST(client_without_verify_peer_connects_and_reports)
 {
     tls_ctx *sctx = ctx_make(&(tls_ctx_opts){
-        .is_server = true, .cert_file = certs.rogue_cert,
+        .is_server = true,
+        .cert_file = certs.rogue_cert,
         .key_file = certs.rogue_key,
     });
-    tls_ctx *cctx = ctx_make(&(tls_ctx_opts){ .ca_file = certs.ca_cert });
-    side client, server;
+    tls_ctx *cctx = ctx_make(&(tls_ctx_opts){.ca_file = certs.ca_cert});
+    pair p;
 
-    connect_pair(&client, cctx, "localhost", &server, sctx);
-    assert_connected(&client, &server);
-    ck_assert(!tls_session_peer_verified(client.s));
-    ck_assert(!tls_session_peer_has_name(client.s, "localhost"));
-
-    side_close(&client);
-    side_close(&server);
-    tls_ctx_free(cctx);
-    tls_ctx_free(sctx);
+    pair_open(&p, cctx, "localhost", sctx);
+    assert_connected(&p);
+    ck_assert(!tls_session_peer_verified(p.client.s));
+    ck_assert(!tls_session_peer_has_name(p.client.s, "localhost"));
+    pair_close(&p);
 }
 END_TEST
 
@@ -372,7 +385,7 @@ enum client_cert { CLIENT_NO_CERT, CLIENT_ROGUE, CLIENT_SIGNED };
 
 static tls_ctx *client_ctx_with(enum client_cert which)
 {
-    tls_ctx_opts opts = { .ca_file = certs.ca_cert, .verify_peer = true };
+    tls_ctx_opts opts = {.ca_file = certs.ca_cert, .verify_peer = true};
     if (which == CLIENT_ROGUE) {
         opts.cert_file = certs.rogue_cert;
         opts.key_file = certs.rogue_key;
@@ -388,65 +401,65 @@ static const struct {
     const char *priorities;
     int server_err;
 } client_certs[] = {
-    { CLIENT_NO_CERT, NULL, XE_CERT },
-    { CLIENT_ROGUE, NULL, XE_CERT },
-    { CLIENT_SIGNED, NULL, 0 },
-    { CLIENT_NO_CERT, tls12_only, XE_CERT },
-    { CLIENT_ROGUE, tls12_only, XE_CERT },
-    { CLIENT_SIGNED, tls12_only, 0 },
+    {CLIENT_NO_CERT, NULL, XE_CERT},
+    {CLIENT_ROGUE, NULL, XE_CERT},
+    {CLIENT_SIGNED, NULL, 0},
+    {CLIENT_NO_CERT, tls12_only, XE_CERT},
+    {CLIENT_ROGUE, tls12_only, XE_CERT},
+    {CLIENT_SIGNED, tls12_only, 0},
 };
 
 START_TEST(server_with_verify_peer_accepts_only_ca_signed_clients)
 {
     tls_ctx *sctx = ctx_make(&(tls_ctx_opts){
-        .is_server = true, .cert_file = certs.server_cert,
-        .key_file = certs.server_key, .ca_file = certs.ca_cert,
-        .verify_peer = true, .priorities = client_certs[_i].priorities,
+        .is_server = true,
+        .cert_file = certs.server_cert,
+        .key_file = certs.server_key,
+        .ca_file = certs.ca_cert,
+        .verify_peer = true,
+        .priorities = client_certs[_i].priorities,
     });
-    tls_ctx *cctx = client_ctx_with(client_certs[_i].which);
-    side client, server;
+    pair p;
 
-    connect_pair(&client, cctx, "localhost", &server, sctx);
-    ck_assert_msg(server.feed_err == client_certs[_i].server_err,
-                  "server: %s: %s", xe_str(server.feed_err),
-                  tls_session_error(server.s));
+    pair_open(&p, client_ctx_with(client_certs[_i].which), "localhost", sctx);
+    ck_assert_msg(p.server.feed_err == client_certs[_i].server_err,
+                  "server: %s: %s", xe_str(p.server.feed_err),
+                  tls_session_error(p.server.s));
     if (client_certs[_i].server_err == 0) {
-        assert_connected(&client, &server);
-        ck_assert(tls_session_peer_verified(server.s));
-        ck_assert(tls_session_peer_has_name(server.s, "client.example"));
-        ck_assert(!tls_session_peer_has_name(server.s, "localhost"));
+        assert_connected(&p);
+        ck_assert(tls_session_peer_verified(p.server.s));
+        ck_assert(tls_session_peer_has_name(p.server.s, "client.example"));
+        ck_assert(!tls_session_peer_has_name(p.server.s, "localhost"));
     } else {
-        ck_assert_int_eq(server.ready_count, 0);
-        ck_assert(!tls_session_peer_verified(server.s));
+        ck_assert_int_eq(p.server.ready_count, 0);
+        ck_assert(!tls_session_peer_verified(p.server.s));
         /* Under TLS 1.3 the client may finish first; the alert follows. */
-        ck_assert_int_ne(client.feed_err, 0);
-        ck_assert(!tls_session_is_ready(client.s));
+        ck_assert_int_eq(p.client.feed_err, XE_TLS);
+        ck_assert(!tls_session_is_ready(p.client.s));
     }
-
-    side_close(&client);
-    side_close(&server);
-    tls_ctx_free(cctx);
-    tls_ctx_free(sctx);
+    pair_close(&p);
 }
 END_TEST
 
 START_TEST(server_with_ca_file_only_asks_for_a_client_certificate)
 {
+    static const enum client_cert which[] = {CLIENT_NO_CERT, CLIENT_ROGUE,
+                                             CLIENT_SIGNED};
     tls_ctx *sctx = ctx_make(&(tls_ctx_opts){
-        .is_server = true, .cert_file = certs.server_cert,
-        .key_file = certs.server_key, .ca_file = certs.ca_cert,
+        .is_server = true,
+        .cert_file = certs.server_cert,
+        .key_file = certs.server_key,
+        .ca_file = certs.ca_cert,
     });
-    static const enum client_cert which[] = { CLIENT_NO_CERT, CLIENT_SIGNED };
 
-    for (size_t i = 0; i < 2; i++) {
-        tls_ctx *cctx = client_ctx_with(which[i]);
-        side client, server;
-        connect_pair(&client, cctx, "localhost", &server, sctx);
-        assert_connected(&client, &server);
-        ck_assert(tls_session_peer_verified(server.s) == (which[i] == CLIENT_SIGNED));
-        side_close(&client);
-        side_close(&server);
-        tls_ctx_free(cctx);
+    for (size_t i = 0; i < sizeof which / sizeof which[0]; i++) {
+        pair p;
+        pair_open(&p, client_ctx_with(which[i]), "localhost", sctx);
+        assert_connected(&p);
+        ck_assert(tls_session_peer_verified(p.server.s) ==
+                  (which[i] == CLIENT_SIGNED));
+        pair_end(&p, false);
+        tls_ctx_free(p.cctx);
     }
     tls_ctx_free(sctx);
 }
@@ -454,79 +467,88 @@ END_TEST
 
 START_TEST(data_sent_before_ready_is_delivered_after)
 {
-    tls_ctx *sctx = server_ctx(versions[_i].priorities);
-    tls_ctx *cctx = client_ctx(versions[_i].priorities);
-    side client, server;
+    const char *prio = versions[_i].priorities;
+    pair p;
 
-    side_init(&client);
-    side_init(&server);
-    server.s = tls_session_new(sctx, NULL, &side_io, &server);
-    client.s = tls_session_new(cctx, "localhost", &side_io, &client);
-    size_t hello_len = buf_len(&client.wire);
-    ck_assert_int_eq(tls_session_send(client.s, "early ", 6), 0);
-    ck_assert_int_eq(tls_session_send(client.s, "bird", 4), 0);
-    ck_assert_int_eq(tls_session_send(server.s, "<stream:features/>", 18), 0);
-    ck_assert_uint_eq(buf_len(&client.wire), hello_len);   /* nothing in clear */
-    ck_assert_uint_eq(buf_len(&server.wire), 0);
-    ck_assert_ptr_null(tls_session_version(client.s));
-    pump(&client, &server);
-    assert_connected(&client, &server);
-    assert_got(&server, "early bird");
-    assert_got(&client, "<stream:features/>");
-
-    side_close(&client);
-    side_close(&server);
-    tls_ctx_free(cctx);
-    tls_ctx_free(sctx);
+    pair_start(&p, client_ctx(prio), "localhost", server_ctx(prio));
+    size_t hello_len = buf_len(&p.client.wire);
+    ck_assert_int_eq(tls_session_send(p.client.s, "early ", 6), 0);
+    ck_assert_int_eq(tls_session_send(p.client.s, "bird", 4), 0);
+    ck_assert_int_eq(tls_session_send(p.server.s, "<features/>", 11), 0);
+    /* Nothing goes out in clear. */
+    ck_assert_uint_eq(buf_len(&p.client.wire), hello_len);
+    ck_assert_uint_eq(buf_len(&p.server.wire), 0);
+    ck_assert_ptr_null(tls_session_version(p.client.s));
+    pump(&p.client, &p.server);
+    assert_connected(&p);
+    assert_got(&p.server, "early bird");
+    assert_got(&p.client, "<features/>");
+    pair_close(&p);
 }
 END_TEST
 
 START_TEST(callbacks_may_send_and_say_bye)
 {
-    tls_ctx *sctx = server_ctx(NULL);
-    tls_ctx *cctx = client_ctx(NULL);
-    side client, server;
+    pair p;
 
-    connect_pair(&client, cctx, "localhost", &server, sctx);
-    assert_connected(&client, &server);
-    server.echo = true;
-    client.bye_on_recv = true;
-    ck_assert_int_eq(tls_session_send(client.s, "ping", 4), 0);
-    pump(&client, &server);
-    assert_got(&server, "ping");
-    assert_got(&client, "ping");
-    ck_assert_int_eq(server.feed_err, XE_CLOSED);
-    ck_assert_int_eq(tls_session_send(client.s, "more", 4), XE_CLOSED);
+    pair_connect(&p, NULL, "localhost");
+    p.server.echo = true;
+    p.client.bye_on_recv = true;
+    ck_assert_int_eq(tls_session_send(p.client.s, "ping", 4), 0);
+    pump(&p.client, &p.server);
+    assert_got(&p.server, "ping");
+    assert_got(&p.client, "ping");
+    ck_assert_int_eq(p.server.feed_err, XE_CLOSED);
+    ck_assert_int_eq(tls_session_send(p.client.s, "more", 4), XE_CLOSED);
+    pair_close(&p);
+}
+END_TEST
 
-    side_close(&client);
-    side_close(&server);
-    tls_ctx_free(cctx);
-    tls_ctx_free(sctx);
+/* Each send feeds the other end from inside gnutls: the nested feeds must
+ * be queued and still be read. */
+START_TEST(sessions_wired_directly_still_work)
+{
+    const char *prio = versions[_i].priorities;
+    pair p;
+
+    pair_start(&p, client_ctx(prio), "localhost", server_ctx(prio));
+    p.client.peer = &p.server;
+    p.server.peer = &p.client;
+    p.server.echo = true;
+    ck_assert_int_eq(tls_session_send(p.client.s, "early", 5), 0);
+    pump(&p.client, &p.server); /* the ClientHello sent before wiring */
+    assert_connected(&p);
+    ck_assert_int_eq(tls_session_send(p.client.s, " and late", 9), 0);
+    assert_got(&p.server, "early and late");
+    assert_got(&p.client, "early and late");
+    tls_session_bye(p.client.s);
+    ck_assert_int_eq(p.server.feed_err, XE_CLOSED);
+    pair_close(&p);
 }
 END_TEST
 
 START_TEST(close_notify_gives_closed)
 {
-    tls_ctx *sctx = server_ctx(versions[_i].priorities);
-    tls_ctx *cctx = client_ctx(versions[_i].priorities);
-    side client, server;
+    pair p;
 
-    connect_pair(&client, cctx, "localhost", &server, sctx);
-    assert_connected(&client, &server);
-    ck_assert_int_eq(tls_session_send(client.s, "last words", 10), 0);
-    tls_session_bye(client.s);
-    tls_session_bye(client.s);                      /* once is enough */
-    ck_assert_int_eq(tls_session_send(client.s, "more", 4), XE_CLOSED);
-    pump(&client, &server);
-    assert_got(&server, "last words");
-    ck_assert_int_eq(server.feed_err, XE_CLOSED);
-    ck_assert_int_eq(tls_session_feed(server.s, "x", 1), XE_CLOSED);
-    ck_assert_ptr_nonnull(strstr(tls_session_error(server.s), "close_notify"));
-
-    side_close(&client);
-    side_close(&server);
-    tls_ctx_free(cctx);
-    tls_ctx_free(sctx);
+    pair_connect(&p, versions[_i].priorities, "localhost");
+    ck_assert_int_eq(tls_session_send(p.client.s, "last words", 10), 0);
+    tls_session_bye(p.client.s);
+    tls_session_bye(p.client.s); /* once is enough */
+    ck_assert_int_eq(tls_session_send(p.client.s, "more", 4), XE_CLOSED);
+    pump(&p.client, &p.server);
+    assert_got(&p.server, "last words");
+    ck_assert_int_eq(p.server.feed_err, XE_CLOSED);
+    ck_assert_int_eq(tls_session_feed(p.server.s, "x", 1), XE_CLOSED);
+    ck_assert_ptr_nonnull(
+        strstr(tls_session_error(p.server.s), "close_notify"));
+    /* Closing is one way: the server may still answer (RFC 8446 §6.1). */
+    if (strcmp(versions[_i].version, "TLS1.3") == 0) {
+        ck_assert_int_eq(tls_session_send(p.server.s, "bye too", 7), 0);
+        pump(&p.client, &p.server);
+        assert_got(&p.client, "bye too");
+    }
+    pair_close(&p);
 }
 END_TEST
 
@@ -534,10 +556,10 @@ static const struct {
     const char *bytes;
     size_t len;
 } garbage[] = {
-    { "GET / HTTP/1.1\r\nHost: example.com\r\n\r\n", 37 },
-    { "<?xml version='1.0'?><stream:stream>", 36 },
-    { "\x16\x03\x01\x00\x05\x01\x00\x00\x01\x00", 10 },  /* a bogus ClientHello */
-    { "\x17\x03\x03\x00\x04zzzz", 9 },           /* data before the handshake */
+    {"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n", 37},
+    {"<?xml version='1.0'?><stream:stream>", 36},
+    {"\x16\x03\x01\x00\x05\x01\x00\x00\x01\x00", 10}, /* bogus ClientHello */
+    {"\x17\x03\x03\x00\x04zzzz", 9}, /* data before a handshake */
 };
 
 START_TEST(garbage_makes_the_server_fail)
@@ -553,7 +575,6 @@ START_TEST(garbage_makes_the_server_fail)
     ck_assert_int_eq(tls_session_feed(server.s, "x", 1), XE_TLS);
     ck_assert_int_eq(tls_session_send(server.s, "x", 1), XE_TLS);
     ck_assert_int_eq(server.ready_count, 0);
-
     side_close(&server);
     tls_ctx_free(sctx);
 }
@@ -565,85 +586,76 @@ static const struct {
     int err;
     size_t len;
 } bindings[] = {
-    { NULL, "tls-exporter", 0, 32 },
-    { NULL, "tls-server-end-point", 0, 32 },   /* SHA-256 of the certificate */
-    { NULL, "tls-unique", XE_NOT_FOUND, 0 },   /* undefined under TLS 1.3 */
-    { tls12_only, "tls-exporter", 0, 32 },     /* gnutls uses extended master secret */
-    { tls12_only, "tls-server-end-point", 0, 32 },
-    { tls12_only, "tls-unique", 0, 12 },
-    { NULL, "tls-bogus", XE_NOT_FOUND, 0 },
+    {NULL, "tls-exporter", 0, 32},
+    {NULL, "tls-server-end-point", 0, 32}, /* SHA-256 of the certificate */
+    {NULL, "tls-unique", XE_NOT_FOUND, 0}, /* undefined under TLS 1.3 */
+    {tls12_only, "tls-exporter", 0, 32},   /* with extended master secret */
+    {tls12_only, "tls-server-end-point", 0, 32},
+    {tls12_only, "tls-unique", 0, 12},
+    {NULL, "tls-bogus", XE_NOT_FOUND, 0},
 };
 
 START_TEST(channel_bindings_match_on_both_ends)
 {
-    tls_ctx *sctx = server_ctx(bindings[_i].priorities);
-    tls_ctx *cctx = client_ctx(bindings[_i].priorities);
-    side client, server;
+    const char *type = bindings[_i].type;
     unsigned char cb_client[TLS_CHANNEL_BINDING_MAX];
     unsigned char cb_server[TLS_CHANNEL_BINDING_MAX];
     size_t client_len = sizeof cb_client, server_len = sizeof cb_server;
+    pair p;
 
-    connect_pair(&client, cctx, "localhost", &server, sctx);
-    assert_connected(&client, &server);
-    ck_assert_int_eq(tls_session_channel_binding(client.s, bindings[_i].type,
-                                                 cb_client, &client_len),
-                     bindings[_i].err);
-    ck_assert_int_eq(tls_session_channel_binding(server.s, bindings[_i].type,
-                                                 cb_server, &server_len),
-                     bindings[_i].err);
+    pair_connect(&p, bindings[_i].priorities, "localhost");
+    ck_assert_int_eq(
+        tls_session_channel_binding(p.client.s, type, cb_client, &client_len),
+        bindings[_i].err);
+    ck_assert_int_eq(
+        tls_session_channel_binding(p.server.s, type, cb_server, &server_len),
+        bindings[_i].err);
     if (bindings[_i].err == 0) {
         ck_assert_uint_eq(client_len, bindings[_i].len);
         ck_assert_uint_eq(server_len, bindings[_i].len);
         ck_assert_int_eq(memcmp(cb_client, cb_server, client_len), 0);
         size_t small = client_len - 1;
-        ck_assert_int_eq(tls_session_channel_binding(client.s, bindings[_i].type,
-                                                     cb_client, &small),
-                         XE_LIMIT);
+        ck_assert_int_eq(
+            tls_session_channel_binding(p.client.s, type, cb_client, &small),
+            XE_LIMIT);
     }
-
-    side_close(&client);
-    side_close(&server);
-    tls_ctx_free(cctx);
-    tls_ctx_free(sctx);
+    pair_close(&p);
 }
 END_TEST
 
 START_TEST(channel_bindings_differ_between_connections)
 {
-    tls_ctx *sctx = server_ctx(NULL);
-    tls_ctx *cctx = client_ctx(NULL);
+    tls_ctx *sctx = server_ctx(NULL), *cctx = client_ctx(NULL);
     unsigned char cb[2][TLS_CHANNEL_BINDING_MAX];
-    size_t len[2] = { sizeof cb[0], sizeof cb[1] };
+    size_t len[2] = {sizeof cb[0], sizeof cb[1]};
 
     for (int i = 0; i < 2; i++) {
-        side client, server;
-        connect_pair(&client, cctx, "localhost", &server, sctx);
-        assert_connected(&client, &server);
-        ck_assert_int_eq(tls_session_channel_binding(client.s, "tls-exporter",
-                                                     cb[i], &len[i]), 0);
-        side_close(&client);
-        side_close(&server);
+        pair p;
+        pair_open(&p, cctx, "localhost", sctx);
+        assert_connected(&p);
+        ck_assert_int_eq(tls_session_channel_binding(p.client.s, "tls-exporter",
+                                                     cb[i], &len[i]),
+                         0);
+        pair_end(&p, false);
     }
-    ck_assert_uint_eq(len[0], len[1]);
-    ck_assert_int_ne(memcmp(cb[0], cb[1], len[0]), 0);
     tls_ctx_free(cctx);
     tls_ctx_free(sctx);
+    ck_assert_uint_eq(len[0], len[1]);
+    ck_assert_int_ne(memcmp(cb[0], cb[1], len[0]), 0);
 }
 END_TEST
 
 START_TEST(channel_binding_needs_a_finished_handshake)
 {
-    tls_ctx *cctx = client_ctx(NULL);
-    side client;
     unsigned char cb[TLS_CHANNEL_BINDING_MAX];
     size_t len = sizeof cb;
+    pair p;
 
-    side_init(&client);
-    client.s = tls_session_new(cctx, "localhost", &side_io, &client);
-    ck_assert_int_eq(tls_session_channel_binding(client.s, "tls-exporter", cb,
-                                                 &len), XE_TLS);
-    side_close(&client);
-    tls_ctx_free(cctx);
+    pair_start(&p, client_ctx(NULL), "localhost", server_ctx(NULL));
+    ck_assert_int_eq(
+        tls_session_channel_binding(p.client.s, "tls-exporter", cb, &len),
+        XE_TLS);
+    pair_close(&p);
 }
 END_TEST
 
@@ -653,21 +665,25 @@ START_TEST(bad_contexts_are_config_errors)
 {
     const char *missing = "/nonexistent/xmppd/cert.pem";
     const tls_ctx_opts cases[] = {
-        { .is_server = true },
-        { .is_server = true, .cert_file = missing, .key_file = missing },
-        { .is_server = true, .cert_file = certs.server_cert },
-        { .is_server = true, .cert_file = certs.server_cert,
-          .key_file = certs.other_key },
-        { .is_server = true, .cert_file = certs.server_cert,
-          .key_file = certs.server_key, .priorities = "NORMAL:+BOGUS-THING" },
-        { .ca_file = missing },
-        { .ca_file = certs.server_key },               /* no certificate in it */
+        {.is_server = true},
+        {.is_server = true, .cert_file = missing, .key_file = missing},
+        {.is_server = true, .cert_file = certs.server_cert},
+        {.is_server = true,
+         .cert_file = certs.server_cert,
+         .key_file = certs.other_key},
+        {.is_server = true,
+         .cert_file = certs.server_cert,
+         .key_file = certs.server_key,
+         .priorities = "NORMAL:+BOGUS-THING"},
+        {.ca_file = missing},
+        {.ca_file = certs.server_key}, /* no certificate in it */
     };
 
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        tls_ctx *ctx = (tls_ctx *)&ctx;
+        tls_ctx *ctx = (tls_ctx *)&ctx; /* not NULL: it must be cleared */
         char err[512] = "";
-        ck_assert_int_eq(tls_ctx_new(&cases[i], &ctx, err, sizeof err), XE_CONFIG);
+        ck_assert_int_eq(tls_ctx_new(&cases[i], &ctx, err, sizeof err),
+                         XE_CONFIG);
         ck_assert_ptr_null(ctx);
         ck_assert_msg(err[0] != '\0', "case %zu gives no reason", i);
         if (cases[i].cert_file == missing || cases[i].ca_file == missing)
@@ -689,12 +705,12 @@ END_TEST
 typedef struct uvtest uvtest;
 
 typedef struct conn {
-    uv_tcp_t tcp;             /* first: a handle pointer is the conn */
+    uv_tcp_t tcp; /* first: a handle pointer is the conn */
     uvtest *t;
     bool is_server;
     tls_ctx *ctx;
-    tls_session *tls;         /* set once the stream is upgraded */
-    buf lines;                /* plaintext, before and inside TLS */
+    tls_session *tls; /* set once the stream is upgraded */
+    buf lines;        /* plaintext, before and inside TLS */
     char rbuf[65536];
 } conn;
 
@@ -705,7 +721,7 @@ struct uvtest {
     uv_connect_t connect_req;
     conn client, server;
     bool server_accepted;
-    char result[128];         /* the line the client got over TLS */
+    char result[128]; /* the line the client got over TLS */
     char failure[512];
     bool is_done;
 };
@@ -721,13 +737,14 @@ static void uvtest_close_handle(uv_handle_t *h)
         uv_close(h, NULL);
 }
 
+/* Ends the test, with the reason it failed or NULL; what follows is noise. */
 static void uvtest_finish(uvtest *t, const char *failure)
 {
-    if (failure && !t->failure[0])
-        snprintf(t->failure, sizeof t->failure, "%s", failure);
     if (t->is_done)
         return;
     t->is_done = true;
+    if (failure)
+        snprintf(t->failure, sizeof t->failure, "%s", failure);
     uvtest_close_handle((uv_handle_t *)&t->guard);
     uvtest_close_handle((uv_handle_t *)&t->listener);
     uvtest_close_handle((uv_handle_t *)&t->client.tcp);
@@ -737,7 +754,7 @@ static void uvtest_finish(uvtest *t, const char *failure)
 
 static void conn_on_written(uv_write_t *req, int status)
 {
-    (void)status;       /* a failed write shows as a missing reply */
+    (void)status; /* a failed write shows as a missing reply */
     free(req);
 }
 
@@ -799,7 +816,9 @@ static void conn_tls_ready(void *ud)
 }
 
 static const tls_io conn_io = {
-    .send = conn_tls_send, .recv = conn_tls_recv, .ready = conn_tls_ready,
+    .send = conn_tls_send,
+    .recv = conn_tls_recv,
+    .ready = conn_tls_ready,
 };
 
 /* The dialogue: the client asks for TLS in clear, the server says proceed,
@@ -813,7 +832,8 @@ static void conn_line(conn *c, const char *line)
         c->tls = tls_session_new(c->ctx, NULL, &conn_io, c);
     } else if (!c->is_server && !c->tls && strcmp(line, "<proceed/>") == 0) {
         c->tls = tls_session_new(c->ctx, "localhost", &conn_io, c);
-    } else if (c->is_server && c->tls && strcmp(line, "<ping over='tls'/>") == 0) {
+    } else if (c->is_server && c->tls &&
+               strcmp(line, "<ping over='tls'/>") == 0) {
         tls_session_send(c->tls, "<pong over='tls'/>\n", 19);
     } else if (!c->is_server && c->tls) {
         snprintf(t->result, sizeof t->result, "%s", line);
@@ -839,6 +859,8 @@ static void conn_on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *b)
     conn *c = (conn *)stream;
     uvtest *t = c->t;
 
+    if (t->is_done)
+        return;
     if (nread < 0) {
         uvtest_finish(t, c->is_server ? "server: connection lost"
                                       : "client: connection lost");
@@ -847,7 +869,7 @@ static void conn_on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *b)
     size_t len = (size_t)nread, used = 0;
     if (!c->tls)
         used = conn_take_lines(c, b->base, len, true);
-    if (c->tls && used < len && !t->is_done) {
+    if (c->tls && used < len) {
         int rc = tls_session_feed(c->tls, b->base + used, len - used);
         if (rc) {
             char why[512];
@@ -869,9 +891,9 @@ static void uvtest_on_connection(uv_stream_t *listener, int status)
     }
     uv_tcp_init(&t->loop, &t->server.tcp);
     t->server_accepted = true;
-    if (uv_accept(listener, (uv_stream_t *)&t->server.tcp) != 0
-        || uv_read_start((uv_stream_t *)&t->server.tcp, conn_alloc,
-                         conn_on_read) != 0)
+    if (uv_accept(listener, (uv_stream_t *)&t->server.tcp) != 0 ||
+        uv_read_start((uv_stream_t *)&t->server.tcp, conn_alloc,
+                      conn_on_read) != 0)
         uvtest_finish(t, "server: cannot read");
 }
 
@@ -918,13 +940,15 @@ START_TEST(starttls_upgrades_a_live_tcp_connection)
     ck_assert_int_eq(uv_ip4_addr("127.0.0.1", 0, &addr), 0);
     ck_assert_int_eq(uv_tcp_init(&t->loop, &t->listener), 0);
     t->listener.data = t;
-    ck_assert_int_eq(uv_tcp_bind(&t->listener, (const struct sockaddr *)&addr, 0), 0);
-    ck_assert_int_eq(uv_listen((uv_stream_t *)&t->listener, 4,
-                               uvtest_on_connection), 0);
+    ck_assert_int_eq(
+        uv_tcp_bind(&t->listener, (const struct sockaddr *)&addr, 0), 0);
+    ck_assert_int_eq(
+        uv_listen((uv_stream_t *)&t->listener, 4, uvtest_on_connection), 0);
     struct sockaddr_storage bound;
     int bound_len = sizeof bound;
-    ck_assert_int_eq(uv_tcp_getsockname(&t->listener, (struct sockaddr *)&bound,
-                                        &bound_len), 0);
+    ck_assert_int_eq(
+        uv_tcp_getsockname(&t->listener, (struct sockaddr *)&bound, &bound_len),
+        0);
     ck_assert_int_ne(((struct sockaddr_in *)&bound)->sin_port, 0);
 
     ck_assert_int_eq(uv_timer_init(&t->loop, &t->guard), 0);
@@ -935,7 +959,8 @@ START_TEST(starttls_upgrades_a_live_tcp_connection)
     t->connect_req.data = t;
     ck_assert_int_eq(uv_tcp_connect(&t->connect_req, &t->client.tcp,
                                     (const struct sockaddr *)&bound,
-                                    uvtest_on_connect), 0);
+                                    uvtest_on_connect),
+                     0);
     uv_run(&t->loop, UV_RUN_DEFAULT);
 
     ck_assert_msg(t->failure[0] == '\0', "%s", t->failure);
@@ -944,6 +969,7 @@ START_TEST(starttls_upgrades_a_live_tcp_connection)
     ck_assert_ptr_nonnull(t->server.tls);
     ck_assert(tls_session_is_ready(t->client.tls));
     ck_assert(tls_session_peer_verified(t->client.tls));
+    ck_assert_pstr_eq(tls_session_sni(t->server.tls), "localhost");
     ck_assert_str_eq(tls_session_version(t->client.tls), "TLS1.3");
 
     ck_assert_int_eq(uv_loop_close(&t->loop), 0);
@@ -972,19 +998,27 @@ Suite *unit_suite(void)
     tcase_add_unchecked_fixture(memory, certs_make, certs_remove);
     tcase_add_checked_fixture(memory, reset_chunking, NULL);
     tcase_set_timeout(memory, 60);
-    tcase_add_loop_test(memory, handshake_then_data_flows_both_ways, 0, n_versions);
+    tcase_add_loop_test(memory, handshake_then_data_flows_both_ways, 0,
+                        n_versions);
     tcase_add_test(memory, client_checks_the_server_names);
-    tcase_add_loop_test(memory, handshake_survives_one_byte_at_a_time, 0, n_versions);
+    tcase_add_loop_test(memory, handshake_survives_one_byte_at_a_time, 0,
+                        n_versions);
     tcase_add_test(memory, a_mebibyte_arrives_intact_both_ways);
     tcase_add_test(memory, sni_picks_the_certificate_with_the_name);
-    tcase_add_loop_test(memory, client_refuses_a_certificate_that_does_not_verify,
-                        0, sizeof bad_servers / sizeof bad_servers[0]);
+    tcase_add_loop_test(memory,
+                        client_refuses_a_certificate_that_does_not_verify, 0,
+                        sizeof bad_servers / sizeof bad_servers[0]);
     tcase_add_test(memory, client_without_verify_peer_connects_and_reports);
-    tcase_add_loop_test(memory, server_with_verify_peer_accepts_only_ca_signed_clients,
+    tcase_add_loop_test(memory,
+                        server_with_verify_peer_accepts_only_ca_signed_clients,
                         0, sizeof client_certs / sizeof client_certs[0]);
-    tcase_add_test(memory, server_with_ca_file_only_asks_for_a_client_certificate);
-    tcase_add_loop_test(memory, data_sent_before_ready_is_delivered_after, 0, n_versions);
+    tcase_add_test(memory,
+                   server_with_ca_file_only_asks_for_a_client_certificate);
+    tcase_add_loop_test(memory, data_sent_before_ready_is_delivered_after, 0,
+                        n_versions);
     tcase_add_test(memory, callbacks_may_send_and_say_bye);
+    tcase_add_loop_test(memory, sessions_wired_directly_still_work, 0,
+                        n_versions);
     tcase_add_loop_test(memory, close_notify_gives_closed, 0, n_versions);
     tcase_add_loop_test(memory, garbage_makes_the_server_fail, 0,
                         sizeof garbage / sizeof garbage[0]);

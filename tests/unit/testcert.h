@@ -7,8 +7,8 @@
 /* PEM file paths; every key is ECDSA P-256, every certificate valid from a
  * day ago for a week. */
 typedef struct testcert {
-    char *dir;                      /* the temporary directory */
-    char *ca_cert;                  /* "CN=xmppd test CA", self-signed */
+    char *dir;     /* the temporary directory */
+    char *ca_cert; /* "CN=xmppd test CA", self-signed */
     /* DNS names localhost and example.com, XmppAddr chat.example; signed by
      * the CA; for TLS servers and clients. */
     char *server_cert, *server_key;

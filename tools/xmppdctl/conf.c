@@ -13,6 +13,7 @@
 
 #include "libcommon/alloc.h"
 #include "libcommon/error.h"
+#include "libcommon/proc.h"
 
 enum { CONF_NAME_MAX = 32 };
 
@@ -63,10 +64,13 @@ static int conf_read_log(ctl_conf *conf, const cfg_node *root, cfg_diag *diag)
     const cfg_node *log = cfg_child(root, "log");
     if (!log)
         return 0;
+    static const char *const log_attrs[] = { "level", "to", NULL };
+    if (cfg_check_attrs(log, log_attrs, diag) != 0)
+        return XE_CONFIG;
     const char *level = cfg_attr(log, "level");
     if (level && log_level_parse(level, &conf->level) != 0)
         return cfg_error(diag, log,
-                         "log: level \"%s\" is not error, warn, info or debug",
+                         "level \"%s\" is not error, warn, info or debug",
                          level);
     const char *to = cfg_attr(log, "to");
     if (!to || strcmp(to, "stderr") == 0)
@@ -77,7 +81,7 @@ static int conf_read_log(ctl_conf *conf, const cfg_node *root, cfg_diag *diag)
         conf->log_to = LOG_TO_SYSLOG;
     else
         return cfg_error(diag, log,
-                         "log: to \"%s\" is not stderr, file or syslog", to);
+                         "to \"%s\" is not stderr, file or syslog", to);
     return 0;
 }
 
@@ -101,7 +105,7 @@ static int conf_read_run(ctl_conf *conf, const cfg_node *root, cfg_diag *diag)
     for (const cfg_node *n = cfg_first(run); n; n = cfg_sibling(n)) {
         if (strcmp(cfg_name(n), "process") != 0)
             return cfg_error(diag, n,
-                             "run: unknown element <%s>; only <process "
+                             "unknown element <%s>; only <process "
                              "name=\"...\"/> belongs here", cfg_name(n));
         const char *name;
         if (cfg_check_attrs(n, process_attrs, diag) != 0 ||
@@ -109,13 +113,13 @@ static int conf_read_run(ctl_conf *conf, const cfg_node *root, cfg_diag *diag)
             return XE_CONFIG;
         if (!conf_name_is_valid(name))
             return cfg_error(diag, n,
-                             "run: process name \"%s\" must be 1 to %d of "
+                             "process name \"%s\" must be 1 to %d of "
                              "a-z, 0-9, '-' and '_', starting with a letter "
                              "or digit", name, CONF_NAME_MAX);
         for (size_t i = 0; i < conf->nprocs; i++) {
             if (strcmp(conf->procs[i].name, name) == 0)
                 return cfg_error(diag, n,
-                                 "run: process \"%s\" is listed twice (first "
+                                 "process \"%s\" is listed twice (first "
                                  "on line %d)", name, conf->procs[i].line);
         }
         ctl_proc_conf *p = &conf->procs[conf->nprocs++];
@@ -124,7 +128,7 @@ static int conf_read_run(ctl_conf *conf, const cfg_node *root, cfg_diag *diag)
         p->line = cfg_line(n);
     }
     if (conf->nprocs == 0)
-        return cfg_error(diag, run, "run: no <process> listed");
+        return cfg_error(diag, run, "no <process> listed");
     return 0;
 }
 
@@ -136,7 +140,8 @@ static void conf_read_router_ctl(ctl_conf *conf, const cfg_node *root)
     const cfg_node *router = cfg_child(root, "router");
     const cfg_node *control = router ? cfg_child(router, "control") : NULL;
     const char *unix_path = control ? cfg_attr(control, "unix") : NULL;
-    if (unix_path && *unix_path)
+    conf->has_router_ctl = unix_path && *unix_path;
+    if (conf->has_router_ctl)
         path = unix_path;
     if (path[0] == '/')
         conf->router_ctl = xstrdup(path);
@@ -154,21 +159,14 @@ int ctl_conf_load(const char *path, ctl_conf **out, cfg_diag *diag)
         return XE_CONFIG;
     }
     const cfg_node *root = cfg_root(conf->cfg);
-    const cfg_node *state = cfg_child(root, "state-dir");
-    int err = 0;
-    if (!state)
-        err = cfg_error(diag, root,
-                        "<state-dir> is missing: it holds the PID files, "
-                        "logs and sockets, e.g. <state-dir>/var/lib/xmppd"
-                        "</state-dir>");
-    else if (!*cfg_text(state))
-        err = cfg_error(diag, state, "state-dir: the path is empty");
-    if (err == 0) {
-        conf->state_dir = cfg_resolve_path(conf->cfg, cfg_text(state));
-        conf->run_dir = xasprintf("%s/run", conf->state_dir);
-        conf->log_dir = xasprintf("%s/log", conf->state_dir);
-        err = conf_read_log(conf, root, diag);
-    }
+    /* The same directory every process derives, by the same function. */
+    conf->state_dir = proc_state_dir(conf->cfg);
+    size_t len = strlen(conf->state_dir);
+    if (len > 2 && strcmp(conf->state_dir + len - 2, "/.") == 0)
+        conf->state_dir[len - 2] = '\0';     /* "DIR/." reads as DIR */
+    conf->run_dir = xasprintf("%s/run", conf->state_dir);
+    conf->log_dir = xasprintf("%s/log", conf->state_dir);
+    int err = conf_read_log(conf, root, diag);
     if (err == 0)
         err = conf_read_run(conf, root, diag);
     if (err != 0) {
@@ -268,19 +266,11 @@ int ctl_conf_find_programs(ctl_conf *conf, cfg_diag *diag)
     return err;
 }
 
-void ctl_diag_print(const cfg_diag *diag)
-{
-    if (diag->line > 0)
-        fprintf(stderr, "%s:%d: %s\n", diag->file, diag->line, diag->message);
-    else
-        fprintf(stderr, "%s: %s\n", diag->file, diag->message);
-}
-
 int ctl_conf_open(const char *given, ctl_conf **out)
 {
     cfg_diag diag = { .line = 0 };
     if (ctl_conf_load(ctl_config_choose(given), out, &diag) != 0) {
-        ctl_diag_print(&diag);
+        cfg_diag_print(&diag);
         return CTL_EXIT_FAIL;
     }
     return 0;

@@ -51,6 +51,7 @@ typedef struct ctl_conf {
     char *run_dir;                /* STATE/run: PID files and the status file */
     char *log_dir;                /* STATE/log */
     char *router_ctl;             /* the router's control socket, absolute */
+    bool has_router_ctl;          /* configured, so the router will make it */
     log_level level;
     log_target log_to;
     ctl_proc_conf *procs;         /* <run> order */
@@ -58,15 +59,14 @@ typedef struct ctl_conf {
 } ctl_conf;
 
 /* Loads path (made absolute against the working directory) and checks
- * <state-dir>, <log> and <run>. On success *out is a new ctl_conf the caller
+ * <log> and <run>; <state-dir> is read as every process reads it (default:
+ * the config file's folder). On success *out is a new ctl_conf the caller
  * frees with ctl_conf_free(). Returns 0 or XE_CONFIG with diag filled. */
 int ctl_conf_load(const char *path, ctl_conf **out, cfg_diag *diag);
 void ctl_conf_free(ctl_conf *conf);                 /* NULL is fine */
 /* Finds xmppd-NAME for every process: next to our own executable first, then
  * in $PATH. Returns 0 or XE_CONFIG naming the first one missing. */
 int ctl_conf_find_programs(ctl_conf *conf, cfg_diag *diag);
-/* Prints "FILE:LINE: message" (or "FILE: message") on stderr. */
-void ctl_diag_print(const cfg_diag *diag);
 /* The config file to use: the -c value, else $XMPPD_CONFIG, else the default. */
 const char *ctl_config_choose(const char *given);
 /* Loads the chosen file for a command, printing any error. Returns 0 or
@@ -109,6 +109,9 @@ bool ctl_pid_wait_gone(pid_t pid, const char *program, long timeout_ms);
  * took SIGKILL. */
 int ctl_pid_terminate(pid_t pid, const char *program, long grace_ms,
                       bool *was_killed);
+/* Marks every descriptor above stderr close-on-exec (from /proc/self/fd), so
+ * none of ours, a library's or our parent's leaks into a child. */
+void ctl_fds_cloexec(void);
 /* "0.2s", "42s", "3m05s", "2h01m", "3d04h" into out. Returns out. */
 const char *ctl_fmt_duration(double seconds, char *out, size_t size);
 /* "SIGKILL", or "signal 42". Returns a static or the out buffer. */
@@ -162,7 +165,6 @@ ctl_command_fn ctl_cmd_stop;              /* stop.c */
 ctl_command_fn ctl_cmd_status;            /* status.c */
 ctl_command_fn ctl_cmd_check_config;      /* check.c */
 
-/* help.c */
-void ctl_help_print(FILE *out);           /* the manual */
-void ctl_usage_print(FILE *out);          /* the short form */
+void ctl_help_print(FILE *out);           /* help.c: the manual */
+void ctl_usage_print(FILE *out);          /* main.c: the short form */
 #endif

@@ -4,6 +4,7 @@
  * expect, so a pid reused by an unrelated process is never signalled. */
 #include "tools/xmppdctl/ctl.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -240,6 +241,25 @@ int ctl_pid_terminate(pid_t pid, const char *program, long grace_ms,
     }
     return ctl_pid_wait_gone(pid, program, PROC_KILL_WAIT_MS) ? 0
                                                               : UV_ETIMEDOUT;
+}
+
+void ctl_fds_cloexec(void)
+{
+    DIR *dir = opendir("/proc/self/fd");
+    if (!dir)
+        return;
+    int own = dirfd(dir);
+    struct dirent *d;
+    while ((d = readdir(dir))) {
+        char *end;
+        long fd = strtol(d->d_name, &end, 10);
+        if (*end || end == d->d_name || fd <= STDERR_FILENO || fd == own)
+            continue;
+        int flags = fcntl((int)fd, F_GETFD);
+        if (flags >= 0 && !(flags & FD_CLOEXEC))
+            fcntl((int)fd, F_SETFD, flags | FD_CLOEXEC);
+    }
+    closedir(dir);
 }
 
 const char *ctl_fmt_duration(double s, char *out, size_t size)

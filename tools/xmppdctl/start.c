@@ -208,10 +208,10 @@ static int start_wait(const ctl_conf *conf, int fd)
 
 static int start_daemon(const ctl_conf *conf)
 {
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0) {
-        fprintf(stderr, "xmppdctl: pipe: %s\n",
-                xe_str(uv_translate_sys_error(errno)));
+    uv_file fds[2];
+    int err = uv_pipe(fds, 0, 0);          /* both ends close on exec */
+    if (err != 0) {
+        fprintf(stderr, "xmppdctl: pipe: %s\n", xe_str(err));
         return CTL_EXIT_FAIL;
     }
     fflush(NULL);
@@ -254,7 +254,7 @@ int ctl_cmd_start(const char *config, int argc, char **argv)
         return CTL_EXIT_FAIL;
     cfg_diag diag = { .line = 0 };
     if (ctl_conf_find_programs(conf, &diag) != 0) {
-        ctl_diag_print(&diag);
+        cfg_diag_print(&diag);
         rc = CTL_EXIT_FAIL;
     } else if (ctl_dirs_create(conf) != 0 ||
                start_check_not_running(conf) != 0) {

@@ -176,6 +176,9 @@ static int sup_spawn(sup_proc *p)
           .data.fd = log_fd >= 0 ? log_fd : STDERR_FILENO },
     };
     char *args[] = { p->conf->path, (char *)"-c", s->conf->config_path, NULL };
+    /* The log file libcommon opens (and reopens on SIGHUP) is no child's
+     * business; neither is anything we inherited. */
+    ctl_fds_cloexec();
     /* Detached: a Ctrl-C in the terminal reaches only us, and we stop the
      * processes in order instead of all at once. */
     uv_process_options_t opts = {
@@ -346,7 +349,8 @@ static void sup_on_settle(uv_timer_t *timer)
     sup *s = p->sup;
     if (p->state != SUP_STARTING)
         return;
-    if (strcmp(p->conf->name, "router") == 0 && !sup_router_is_ready(p)) {
+    if (strcmp(p->conf->name, "router") == 0 && s->conf->has_router_ctl &&
+        !sup_router_is_ready(p)) {
         if (p->ready_waited_ms < CTL_ROUTER_READY_MS) {
             p->ready_waited_ms += SUP_READY_POLL_MS;
             uv_timer_start(timer, sup_on_settle, SUP_READY_POLL_MS, 0);
@@ -370,7 +374,7 @@ static void sup_start_next(sup *s)
         return;
     if (s->next_start == s->nprocs) {
         s->is_starting = false;
-        log_info(CTL_WHO, "all %zu process%s started", s->nprocs,
+        log_info(CTL_WHO, "startup complete: %zu process%s running", s->nprocs,
                  s->nprocs == 1 ? "" : "es");
         sup_notify(s, "ok", "%ld", (long)getpid());
         if (s->notify_fd >= 0)

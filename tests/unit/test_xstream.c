@@ -1,0 +1,904 @@
+/* SPDX-License-Identifier: MIT */
+/* tests/unit/test_xstream.c: the XMPP stream parser. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "tests/unit/unit.h"
+
+#include "libcommon/buf.h"
+#include "libcommon/error.h"
+#include "libcommon/xstream.h"
+
+#define NELEMS(a) (sizeof(a) / sizeof((a)[0]))
+
+#define HEADER                                                                 \
+    "<stream:stream xmlns:stream='" XS_NS_STREAMS "' xmlns='jabber:client' "   \
+    "to='example.com' version='1.0'>"
+#define SERVER_HEADER                                                          \
+    "<stream:stream xmlns:stream='" XS_NS_STREAMS "' xmlns='jabber:server' "   \
+    "from='example.com' version='1.0'>"
+#define BARE_HEADER "<stream:stream xmlns:stream='" XS_NS_STREAMS "'>"
+#define END "</stream:stream>"
+
+/* A sample stream: its stanzas, and the stream around them. */
+#define ST1                                                                    \
+    "<message to='juliet@example.com' from='romeo@example.net/orchard' "       \
+    "type='chat' id='m&gt;1>' xml:lang=\"en\"><body>Wherefore art thou? "      \
+    "&lt;3 &amp; caf\xC3\xA9 \xF0\x9F\x98\x80 &#x41;&#66;</body>"              \
+    "<thread>e0ffe42b</thread><x xmlns='jabber:x:data' type='submit'>"         \
+    "<field var='a' label=\"it's\"><value>1</value></field></x></message>"
+#define ST2 "<iq type='get' id='ping1'><ping xmlns='urn:xmpp:ping'/></iq>"
+#define ST3 "<presence/>"
+#define ST4 "<handshake>aaee83c26aeeafcbabeabfcbcd50df997e0a2a1e</handshake>"
+#define ST5                                                                    \
+    "<message><body><![CDATA[<not> & markup]]> after</body>"                   \
+    "<e xmlns:p='urn:p' p:a='1'>deep text</e> direct </message>"
+#define PROCEED "<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"
+
+static const char sample[] =
+    "<?xml version='1.0' encoding='UTF-8'?>\n"
+    "<stream:stream xmlns:stream='" XS_NS_STREAMS "' xmlns='jabber:client' "
+    "to='example.com' version='1.0' xml:lang='en' id='s&amp;1'> \n" ST1 " " ST2
+    "\n\n\t" ST3 ST4 ST5 "   " END;
+static const char *const sample_raws[] = {ST1, ST2, ST3, ST4, ST5};
+
+/* A STARTTLS-like restart: the new header follows <proceed/> in one chunk. */
+static const char restarted[] =
+    HEADER " " PROCEED SERVER_HEADER ST2 " " ST3 END;
+
+enum { MAX_KEPT = 64 };
+
+/* What a stream reported: a log line per event, and the pieces to look at. */
+typedef struct rec {
+    xstream *xs;
+    buf log;
+    int opens, stanzas, closes, errors;
+    xs_stream_condition cond;
+    char why[256];
+    xs_elem *header;
+    xs_elem *trees[MAX_KEPT];
+    char *raws[MAX_KEPT];
+    const char *reset_after; /* xstream_reset() after a stanza so named */
+    const char *stop_after;  /* xstream_stop() after a stanza so named */
+} rec;
+
+static void rec_on_open(void *ud, xs_elem *header)
+{
+    rec *r = ud;
+    r->opens++;
+    char *s = xs_to_string(header, NULL);
+    buf_printf(&r->log, "open %s ns=%s\n", s, xstream_content_ns(r->xs));
+    free(s);
+    xs_unref(r->header);
+    r->header = xs_ref(header);
+}
+
+static void rec_on_stanza(void *ud, xs_elem *st, const char *raw, size_t len)
+{
+    rec *r = ud;
+    char *s = xs_to_string(st, xstream_content_ns(r->xs));
+    buf_printf(&r->log, "stanza %.*s => %s\n", (int)len, raw, s);
+    free(s);
+    if (r->stanzas < MAX_KEPT) {
+        r->trees[r->stanzas] = xs_ref(st);
+        r->raws[r->stanzas] = strndup(raw, len);
+    }
+    r->stanzas++;
+    if (r->reset_after && strcmp(xs_name(st), r->reset_after) == 0)
+        xstream_reset(r->xs);
+    if (r->stop_after && strcmp(xs_name(st), r->stop_after) == 0)
+        xstream_stop(r->xs);
+}
+
+static void rec_on_close(void *ud)
+{
+    rec *r = ud;
+    r->closes++;
+    buf_append_str(&r->log, "close\n");
+}
+
+static void rec_on_error(void *ud, xs_stream_condition cond, const char *text)
+{
+    rec *r = ud;
+    r->errors++;
+    r->cond = cond;
+    snprintf(r->why, sizeof r->why, "%s", text);
+    buf_printf(&r->log, "error %s\n", xs_stream_condition_name(cond));
+}
+
+static const xstream_events rec_events = {
+    .open = rec_on_open,
+    .stanza = rec_on_stanza,
+    .close = rec_on_close,
+    .error = rec_on_error,
+};
+
+static void rec_init(rec *r, bool shallow, const xstream_limits *limits)
+{
+    memset(r, 0, sizeof *r);
+    buf_init(&r->log);
+    r->xs = xstream_new(limits, shallow, &rec_events, r);
+}
+
+/* Frees what r holds; returns its log for the caller to free. */
+static char *rec_done(rec *r)
+{
+    xstream_free(r->xs);
+    xs_unref(r->header);
+    for (int i = 0; i < r->stanzas && i < MAX_KEPT; i++) {
+        xs_unref(r->trees[i]);
+        free(r->raws[i]);
+    }
+    return buf_steal(&r->log);
+}
+
+/* Feeds len bytes in pieces of step (0: at once); stops at the first
+ * non-zero result and returns it. */
+static int feed_steps(rec *r, const char *s, size_t len, size_t step)
+{
+    if (step == 0)
+        return xstream_feed(r->xs, s, len);
+    for (size_t i = 0; i < len; i += step) {
+        int rc = xstream_feed(r->xs, s + i, len - i < step ? len - i : step);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int feed_str(rec *r, const char *s)
+{
+    return xstream_feed(r->xs, s, strlen(s));
+}
+
+/* The log of s fed in two pieces split at split (0: one piece). */
+static char *log_of_split(const char *s, bool shallow, const char *reset_after,
+                          size_t split, int *rc)
+{
+    rec r;
+    rec_init(&r, shallow, NULL);
+    r.reset_after = reset_after;
+    size_t len = strlen(s);
+    *rc = xstream_feed(r.xs, s, split);
+    if (*rc == 0)
+        *rc = xstream_feed(r.xs, s + split, len - split);
+    buf_printf(&r.log, "rc %d\n", *rc);
+    return rec_done(&r);
+}
+
+static char *log_of_steps(const char *s, bool shallow, const char *reset_after,
+                          size_t step, int *rc)
+{
+    rec r;
+    rec_init(&r, shallow, NULL);
+    r.reset_after = reset_after;
+    *rc = feed_steps(&r, s, strlen(s), step);
+    buf_printf(&r.log, "rc %d\n", *rc);
+    return rec_done(&r);
+}
+
+START_TEST(reports_header_stanzas_and_close)
+{
+    rec r;
+    rec_init(&r, false, NULL);
+    ck_assert_ptr_null(xstream_content_ns(r.xs));
+    ck_assert_int_eq(feed_str(&r, sample), XE_CLOSED);
+    ck_assert_int_eq(r.opens, 1);
+    ck_assert_int_eq(r.stanzas, 5);
+    ck_assert_int_eq(r.closes, 1);
+    ck_assert_int_eq(r.errors, 0);
+    ck_assert_str_eq(xs_name(r.header), "stream");
+    ck_assert_str_eq(xs_ns(r.header), XS_NS_STREAMS);
+    ck_assert_str_eq(xs_attr(r.header, "to"), "example.com");
+    ck_assert_str_eq(xs_attr(r.header, "version"), "1.0");
+    ck_assert_str_eq(xs_attr(r.header, "id"), "s&1");
+    ck_assert_str_eq(xs_attr_ns(r.header, XS_NS_XML, "lang"), "en");
+    ck_assert_ptr_null(xs_first(r.header));
+    ck_assert_str_eq(xstream_content_ns(r.xs), XS_NS_CLIENT);
+    static const char *const names[] = {"message", "iq", "presence",
+                                        "handshake", "message"};
+    for (int i = 0; i < 5; i++) {
+        ck_assert_str_eq(xs_name(r.trees[i]), names[i]);
+        ck_assert_str_eq(xs_ns(r.trees[i]), XS_NS_CLIENT);
+    }
+    /* Nothing more once the stream has ended. */
+    ck_assert_int_eq(feed_str(&r, ST3), XE_CLOSED);
+    ck_assert_int_eq(r.stanzas, 5);
+    free(rec_done(&r));
+}
+END_TEST
+
+START_TEST(builds_the_full_tree_in_tree_mode)
+{
+    rec r;
+    rec_init(&r, false, NULL);
+    feed_str(&r, sample);
+    xs_elem *m = r.trees[0];
+    ck_assert_str_eq(xs_attr(m, "id"), "m>1>");
+    ck_assert_str_eq(xs_attr(m, "from"), "romeo@example.net/orchard");
+    ck_assert_str_eq(xs_attr_ns(m, XS_NS_XML, "lang"), "en");
+    ck_assert_str_eq(
+        xs_child_text(m, "body", XS_NS_CLIENT),
+        "Wherefore art thou? <3 & caf\xC3\xA9 \xF0\x9F\x98\x80 AB");
+    xs_elem *x = xs_child(m, "x", "jabber:x:data");
+    ck_assert_ptr_nonnull(x);
+    ck_assert_ptr_eq(xs_parent(x), m);
+    xs_elem *field = xs_child(x, "field", "jabber:x:data");
+    ck_assert_str_eq(xs_attr(field, "label"), "it's");
+    ck_assert_str_eq(xs_child_text(field, "value", NULL), "1");
+    ck_assert_ptr_nonnull(xs_child(r.trees[1], "ping", "urn:xmpp:ping"));
+
+    xs_elem *m2 = r.trees[4];
+    ck_assert_str_eq(xs_child_text(m2, "body", NULL), "<not> & markup after");
+    xs_elem *e = xs_child(m2, "e", XS_NS_CLIENT);
+    ck_assert_str_eq(xs_attr_ns(e, "urn:p", "a"), "1");
+    ck_assert_str_eq(xs_text(e), "deep text");
+    ck_assert_str_eq(xs_text(m2), " direct ");
+    free(rec_done(&r));
+}
+END_TEST
+
+START_TEST(shallow_mode_keeps_the_top_element_and_its_own_text)
+{
+    rec r;
+    rec_init(&r, true, NULL);
+    ck_assert_int_eq(feed_str(&r, sample), XE_CLOSED);
+    ck_assert_int_eq(r.stanzas, 5);
+    xs_elem *m = r.trees[0];
+    ck_assert_uint_eq(xs_attr_count(m), 5);
+    ck_assert_str_eq(xs_attr(m, "to"), "juliet@example.com");
+    ck_assert_str_eq(xs_attr_ns(m, XS_NS_XML, "lang"), "en");
+    ck_assert_ptr_null(xs_first(m));
+    ck_assert_str_eq(xs_text(m), "");
+    ck_assert_str_eq(xs_text(r.trees[3]),
+                     "aaee83c26aeeafcbabeabfcbcd50df997e0a2a1e");
+    ck_assert_str_eq(xs_text(r.trees[4]), " direct ");
+    ck_assert_ptr_null(xs_first(r.trees[4]));
+    for (int i = 0; i < 5; i++)
+        ck_assert_str_eq(r.raws[i], sample_raws[i]);
+    free(rec_done(&r));
+}
+END_TEST
+
+START_TEST(raw_bytes_are_the_input_slices_between_keepalives)
+{
+    rec r;
+    rec_init(&r, _i, NULL);
+    feed_str(&r, sample);
+    ck_assert_int_eq(r.stanzas, (int)NELEMS(sample_raws));
+    const char *at = sample;
+    for (size_t i = 0; i < NELEMS(sample_raws); i++) {
+        ck_assert_str_eq(r.raws[i], sample_raws[i]);
+        const char *found = strstr(at, sample_raws[i]);
+        ck_assert_ptr_nonnull(found);
+        at = found + strlen(sample_raws[i]);
+    }
+    free(rec_done(&r));
+}
+END_TEST
+
+/* The streams fed in pieces below, with the stanza to reset after. */
+static const struct {
+    const char *stream;
+    const char *reset_after;
+} pieces[] = {
+    {sample, NULL},
+    {restarted, "proceed"},
+};
+
+START_TEST(every_split_position_gives_the_same_events)
+{
+    const char *s = pieces[_i / 2].stream;
+    const char *reset_after = pieces[_i / 2].reset_after;
+    bool shallow = _i % 2;
+    int rc;
+    char *whole = log_of_split(s, shallow, reset_after, 0, &rc);
+    ck_assert_int_eq(rc, XE_CLOSED);
+    for (size_t at = 1; at < strlen(s); at++) {
+        char *split = log_of_split(s, shallow, reset_after, at, &rc);
+        ck_assert_msg(strcmp(whole, split) == 0,
+                      "split at %zu:\n%s\ninstead of\n%s", at, split, whole);
+        free(split);
+    }
+    free(whole);
+}
+END_TEST
+
+START_TEST(byte_by_byte_gives_the_same_events)
+{
+    const char *s = pieces[_i / 2].stream;
+    const char *reset_after = pieces[_i / 2].reset_after;
+    bool shallow = _i % 2;
+    int rc;
+    char *whole = log_of_steps(s, shallow, reset_after, 0, &rc);
+    static const size_t steps[] = {1, 2, 3, 5, 7, 13, 64};
+    for (size_t k = 0; k < NELEMS(steps); k++) {
+        char *bytes = log_of_steps(s, shallow, reset_after, steps[k], &rc);
+        ck_assert_int_eq(rc, XE_CLOSED);
+        ck_assert_msg(strcmp(whole, bytes) == 0, "in steps of %zu:\n%s",
+                      steps[k], bytes);
+        free(bytes);
+    }
+    free(whole);
+}
+END_TEST
+
+typedef struct bulk {
+    buf stream;
+    size_t *starts, *lens; /* each stanza's place in stream */
+    size_t count;
+    size_t seen;
+    bool raw_ok;
+} bulk;
+
+static void bulk_on_stanza(void *ud, xs_elem *st, const char *raw, size_t len)
+{
+    bulk *b = ud;
+    (void)st;
+    if (b->seen >= b->count || len != b->lens[b->seen] ||
+        memcmp(raw, buf_data(&b->stream) + b->starts[b->seen], len) != 0)
+        b->raw_ok = false;
+    b->seen++;
+}
+
+static const size_t bulk_chunks[] = {1, 3, 100, 4095, 4096, 65536, 1 << 22};
+
+START_TEST(raw_bytes_survive_long_streams_in_any_chunking)
+{
+    bulk b = {.count = 1500, .raw_ok = true};
+    buf_init(&b.stream);
+    b.starts = calloc(b.count, sizeof *b.starts);
+    b.lens = calloc(b.count, sizeof *b.lens);
+    buf_append_str(&b.stream, HEADER);
+    unsigned seed = 7;
+    for (size_t i = 0; i < b.count; i++) {
+        seed = seed * 1103515245 + 12345;
+        size_t body = (seed >> 8) % 700;
+        if (i % 3 == 0)
+            buf_append_str(&b.stream, " \n");
+        b.starts[i] = buf_len(&b.stream);
+        buf_printf(&b.stream, "<message to='u%zu@example.com' id='%zu'><body>",
+                   i, i);
+        for (size_t k = 0; k < body; k++) {
+            if (k % 50 == 49)
+                buf_append_str(&b.stream, "&amp;");
+            else
+                buf_append(&b.stream, &"abcdefghijklmnopqrstuvwxyz"[k % 26], 1);
+        }
+        buf_append_str(&b.stream, "</body></message>");
+        b.lens[i] = buf_len(&b.stream) - b.starts[i];
+    }
+    buf_append_str(&b.stream, END);
+
+    static const xstream_events events = {.stanza = bulk_on_stanza};
+    xstream *xs = xstream_new(NULL, _i % 2, &events, &b);
+    size_t step = bulk_chunks[_i / 2];
+    const char *s = buf_data(&b.stream);
+    size_t len = buf_len(&b.stream);
+    int rc = 0;
+    for (size_t at = 0; at < len && rc == 0; at += step)
+        rc = xstream_feed(xs, s + at, len - at < step ? len - at : step);
+    ck_assert_int_eq(rc, XE_CLOSED);
+    ck_assert_uint_eq(b.seen, b.count);
+    ck_assert(b.raw_ok);
+    xstream_free(xs);
+    free(b.starts);
+    free(b.lens);
+    buf_close(&b.stream);
+}
+END_TEST
+
+#define LAUGHS                                                                 \
+    "<?xml version='1.0'?><!DOCTYPE stream:stream [<!ENTITY lol 'lol'>"        \
+    "<!ENTITY lol1 '&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;'>"      \
+    "<!ENTITY lol2 '&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;'>"        \
+    "<!ENTITY lol3 '&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;'>"        \
+    "<!ENTITY lol4 '&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;'>"        \
+    "<!ENTITY lol5 '&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;'>"        \
+    "<!ENTITY lol6 '&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;'>"        \
+    "<!ENTITY lol7 '&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;'>"        \
+    "<!ENTITY lol8 '&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;'>"        \
+    "<!ENTITY lol9 "                                                           \
+    "'&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;'>]>" HEADER             \
+    "<message to='&lol9;'><body>&lol9;</body></message>"
+
+/* Input the stream refuses, the condition, and the stanzas before it. */
+static const struct {
+    const char *xml;
+    xs_stream_condition cond;
+    int stanzas;
+} refused[] = {
+    {LAUGHS, XS_STREAM_RESTRICTED_XML, 0},
+    {"<!DOCTYPE stream SYSTEM 'http://example.com/x.dtd'>" HEADER,
+     XS_STREAM_RESTRICTED_XML, 0},
+    {HEADER "<message><!-- hi --></message>", XS_STREAM_RESTRICTED_XML, 0},
+    {HEADER ST3 "<!-- between -->" ST3, XS_STREAM_RESTRICTED_XML, 1},
+    {"<!-- before -->" HEADER, XS_STREAM_RESTRICTED_XML, 0},
+    {HEADER "<?php echo 1; ?>", XS_STREAM_RESTRICTED_XML, 0},
+    {HEADER "<iq><?pi x?></iq>", XS_STREAM_RESTRICTED_XML, 0},
+    {HEADER "<message><body>&foo;</body></message>", XS_STREAM_RESTRICTED_XML,
+     0},
+    {HEADER ST2 "<message to='&foo;'/>", XS_STREAM_RESTRICTED_XML, 1},
+    {"hello world", XS_STREAM_NOT_WELL_FORMED, 0},
+    {HEADER "<message></iq>", XS_STREAM_NOT_WELL_FORMED, 0},
+    {HEADER "<iq a='1' a='2'/>", XS_STREAM_NOT_WELL_FORMED, 0},
+    {HEADER "<iq a=1/>", XS_STREAM_NOT_WELL_FORMED, 0},
+    {HEADER "<message>\xFF\xFE</message>", XS_STREAM_NOT_WELL_FORMED, 0},
+    {HEADER "<message>&#0;</message>", XS_STREAM_NOT_WELL_FORMED, 0},
+    {HEADER ST3 "hello" ST3, XS_STREAM_BAD_FORMAT, 1},
+    {HEADER "<![CDATA[ ]]>", XS_STREAM_BAD_FORMAT, 0},
+    {"<stream:stream xmlns:stream='urn:wrong' xmlns='jabber:client'>",
+     XS_STREAM_INVALID_NAMESPACE, 0},
+    {"<stream xmlns='jabber:client'>", XS_STREAM_INVALID_NAMESPACE, 0},
+    {"<stream:features xmlns:stream='" XS_NS_STREAMS "'>", XS_STREAM_BAD_FORMAT,
+     0},
+    {HEADER "<foo:message/>", XS_STREAM_BAD_NAMESPACE_PREFIX, 0},
+    {"<?xml version='1.0' encoding='ISO-8859-1'?>" HEADER,
+     XS_STREAM_UNSUPPORTED_ENCODING, 0},
+};
+
+START_TEST(refuses_restricted_or_broken_xml)
+{
+    for (size_t step = 0; step < 2; step++) {
+        rec r;
+        rec_init(&r, false, NULL);
+        const char *xml = refused[_i].xml;
+        ck_assert_int_eq(feed_steps(&r, xml, strlen(xml), step), XE_BAD_XML);
+        ck_assert_msg(r.errors == 1 && r.cond == refused[_i].cond,
+                      "%s: %d errors, %s (%s)", xml, r.errors,
+                      xs_stream_condition_name(r.cond), r.why);
+        ck_assert_int_eq(r.stanzas, refused[_i].stanzas);
+        ck_assert_uint_gt(strlen(r.why), 0);
+        /* Nothing more is reported, and the error stays. */
+        ck_assert_int_eq(feed_str(&r, HEADER ST3), XE_BAD_XML);
+        ck_assert_int_eq(r.errors, 1);
+        ck_assert_int_eq(r.stanzas, refused[_i].stanzas);
+        ck_assert_uint_eq(xstream_pending(r.xs), 0);
+        free(rec_done(&r));
+    }
+}
+END_TEST
+
+START_TEST(billion_laughs_stop_at_the_dtd_without_expansion)
+{
+    clock_t t0 = clock();
+    for (int i = 0; i < 100; i++) {
+        rec r;
+        rec_init(&r, i % 2, NULL);
+        ck_assert_int_eq(feed_str(&r, LAUGHS), XE_BAD_XML);
+        ck_assert_int_eq(r.cond, XS_STREAM_RESTRICTED_XML);
+        ck_assert_int_eq(r.opens, 0);
+        free(rec_done(&r));
+    }
+    /* Expanding even once would take far longer than this for all 100. */
+    ck_assert_double_lt((double)(clock() - t0) / CLOCKS_PER_SEC, 2.0);
+}
+END_TEST
+
+START_TEST(refuses_utf16)
+{
+    char in[2 + 2 * sizeof HEADER];
+    in[0] = '\xFF';
+    in[1] = '\xFE';
+    for (size_t i = 0; i < sizeof HEADER - 1; i++) {
+        in[2 + 2 * i] = HEADER[i];
+        in[3 + 2 * i] = '\0';
+    }
+    rec r;
+    rec_init(&r, false, NULL);
+    ck_assert_int_eq(xstream_feed(r.xs, in, 2 + 2 * (sizeof HEADER - 1)),
+                     XE_BAD_XML);
+    ck_assert_int_eq(r.cond, XS_STREAM_UNSUPPORTED_ENCODING);
+    ck_assert_int_eq(r.opens, 0);
+    free(rec_done(&r));
+}
+END_TEST
+
+START_TEST(accepts_an_xml_declaration_and_a_utf8_bom)
+{
+    rec r;
+    rec_init(&r, _i, NULL);
+    ck_assert_int_eq(feed_str(&r, "\xEF\xBB\xBF<?xml version='1.0' "
+                                  "encoding='utf-8'?>" HEADER ST2),
+                     0);
+    ck_assert_int_eq(r.opens, 1);
+    ck_assert_int_eq(r.stanzas, 1);
+    ck_assert_str_eq(r.raws[0], ST2);
+    free(rec_done(&r));
+}
+END_TEST
+
+START_TEST(decodes_predefined_entities_and_character_references)
+{
+    rec r;
+    rec_init(&r, _i, NULL);
+    feed_str(&r, HEADER "<message id='&lt;&gt;&amp;&quot;&apos;&#x41;&#66;'>"
+                        "&lt;&gt;&amp;&quot;&apos;&#x41;&#66;&#x1F600;"
+                        "</message>");
+    ck_assert_int_eq(r.stanzas, 1);
+    ck_assert_str_eq(xs_attr(r.trees[0], "id"), "<>&\"'AB");
+    ck_assert_str_eq(xs_text(r.trees[0]), "<>&\"'AB\xF0\x9F\x98\x80");
+    free(rec_done(&r));
+}
+END_TEST
+
+START_TEST(stream_without_default_namespace_gives_empty_namespace)
+{
+    rec r;
+    rec_init(&r, false, NULL);
+    feed_str(&r, BARE_HEADER "<a><b/></a>"
+                             "<stream:features/>");
+    ck_assert_str_eq(xstream_content_ns(r.xs), "");
+    ck_assert_int_eq(r.stanzas, 2);
+    ck_assert_str_eq(xs_ns(r.trees[0]), "");
+    ck_assert_str_eq(xs_ns(xs_first(r.trees[0])), "");
+    ck_assert_str_eq(xs_ns(r.trees[1]), XS_NS_STREAMS);
+    free(rec_done(&r));
+}
+END_TEST
+
+START_TEST(decodes_ampersands_in_namespaces)
+{
+    rec r;
+    rec_init(&r, _i, NULL);
+    feed_str(&r, "<stream:stream xmlns:stream='" XS_NS_STREAMS "' "
+                 "xmlns='urn:a&amp;b'><m xmlns:p='urn:&#38;' p:x='&amp;'/>");
+    ck_assert_str_eq(xstream_content_ns(r.xs), "urn:a&b");
+    ck_assert_int_eq(r.stanzas, 1);
+    ck_assert_str_eq(xs_ns(r.trees[0]), "urn:a&b");
+    ck_assert_str_eq(xs_attr_ns(r.trees[0], "urn:&", "x"), "&");
+    free(rec_done(&r));
+}
+END_TEST
+
+START_TEST(an_empty_stream_opens_and_closes)
+{
+    rec r;
+    rec_init(&r, false, NULL);
+    ck_assert_int_eq(
+        feed_str(&r, "<stream:stream xmlns:stream='" XS_NS_STREAMS "'/>"),
+        XE_CLOSED);
+    ck_assert_int_eq(r.opens, 1);
+    ck_assert_int_eq(r.closes, 1);
+    free(rec_done(&r));
+}
+END_TEST
+
+START_TEST(works_without_callbacks)
+{
+    xstream *xs = xstream_new(NULL, _i, NULL, NULL);
+    ck_assert_int_eq(xstream_feed(xs, sample, strlen(sample)), XE_CLOSED);
+    xstream_free(xs);
+    xstream_free(NULL);
+}
+END_TEST
+
+static char *stanza_of(size_t size)
+{
+    static const char head[] = "<message><body>", tail[] = "</body></message>";
+    size_t fill = size - (sizeof head - 1) - (sizeof tail - 1);
+    char *s = malloc(size + 1);
+    memcpy(s, head, sizeof head - 1);
+    memset(s + sizeof head - 1, 'x', fill);
+    memcpy(s + sizeof head - 1 + fill, tail, sizeof tail);
+    return s;
+}
+
+static const struct {
+    size_t size, limit;
+    bool ok;
+} sizes[] = {
+    {250, 200, false},      {200, 200, true},     {201, 200, false},
+    {100000, 65536, false}, {65536, 65536, true},
+};
+
+START_TEST(reports_an_oversized_stanza_with_its_size)
+{
+    xstream_limits limits = {sizes[_i].limit, 64, 64};
+    rec r;
+    rec_init(&r, false, &limits);
+    ck_assert_int_eq(feed_str(&r, BARE_HEADER), 0);
+    char *st = stanza_of(sizes[_i].size);
+    int rc = feed_str(&r, st);
+    if (sizes[_i].ok) {
+        ck_assert_int_eq(rc, 0);
+        ck_assert_int_eq(r.stanzas, 1);
+        ck_assert_str_eq(r.raws[0], st);
+    } else {
+        ck_assert_int_eq(rc, XE_LIMIT);
+        ck_assert_int_eq(r.cond, XS_STREAM_POLICY_VIOLATION);
+        ck_assert_int_eq(r.stanzas, 0);
+        char want[96];
+        snprintf(want, sizeof want, "stanza of %zu bytes over limit %zu",
+                 sizes[_i].size, sizes[_i].limit);
+        ck_assert_msg(strstr(r.why, want), "%s", r.why);
+    }
+    free(st);
+    free(rec_done(&r));
+}
+END_TEST
+
+/* Elements that never end, fed 100 bytes at a time. */
+static const char *const endless[] = {
+    "<message><body>",    /* text that goes on */
+    "<message to='",      /* a start tag that goes on */
+    "<message><a><b><c>", /* deeper */
+};
+
+START_TEST(catches_an_unclosed_element_while_it_grows)
+{
+    xstream_limits limits = {1000, 64, 64};
+    rec r;
+    rec_init(&r, _i % 2, &limits);
+    ck_assert_int_eq(feed_str(&r, HEADER ST3 " "), 0);
+    ck_assert_int_eq(feed_str(&r, endless[_i / 2]), 0);
+    char chunk[100];
+    memset(chunk, 'y', sizeof chunk);
+    size_t fed = strlen(endless[_i / 2]);
+    int rc = 0;
+    while (rc == 0 && fed < 100000) {
+        rc = xstream_feed(r.xs, chunk, sizeof chunk);
+        fed += sizeof chunk;
+        if (rc == 0)
+            ck_assert_uint_le(xstream_pending(r.xs), 1000);
+    }
+    ck_assert_int_eq(rc, XE_LIMIT);
+    ck_assert_uint_le(fed, 1100);
+    ck_assert_int_eq(r.cond, XS_STREAM_POLICY_VIOLATION);
+    ck_assert_msg(strstr(r.why, "over limit 1000"), "%s", r.why);
+    free(rec_done(&r));
+}
+END_TEST
+
+START_TEST(catches_an_unclosed_element_in_one_huge_chunk)
+{
+    xstream_limits limits = {1000, 64, 64};
+    rec r;
+    rec_init(&r, _i, &limits);
+    size_t len = 4 << 20;
+    char *s = malloc(len);
+    memset(s, 'z', len);
+    memcpy(s, HEADER "<message><body>", strlen(HEADER "<message><body>"));
+    clock_t t0 = clock();
+    ck_assert_int_eq(xstream_feed(r.xs, s, len), XE_LIMIT);
+    /* The first slice already gave it away; the rest went unparsed. */
+    ck_assert_double_lt((double)(clock() - t0) / CLOCKS_PER_SEC, 1.0);
+    ck_assert_int_eq(r.cond, XS_STREAM_POLICY_VIOLATION);
+    ck_assert_uint_eq(xstream_pending(r.xs), 0);
+    free(s);
+    free(rec_done(&r));
+}
+END_TEST
+
+START_TEST(limits_the_stream_header_too)
+{
+    xstream_limits limits = {60, 64, 64};
+    rec r;
+    rec_init(&r, false, &limits);
+    ck_assert_int_eq(feed_steps(&r, HEADER, strlen(HEADER), 10), XE_LIMIT);
+    ck_assert_int_eq(r.cond, XS_STREAM_POLICY_VIOLATION);
+    ck_assert_int_eq(r.opens, 0);
+    ck_assert_msg(strstr(r.why, "stream header"), "%s", r.why);
+    free(rec_done(&r));
+}
+END_TEST
+
+static const struct {
+    unsigned max_depth;
+    int nesting; /* of the stanza: 1 is a childless one */
+    bool ok;
+} depths[] = {
+    {1, 1, true},  {1, 2, false},  {3, 3, true},
+    {3, 4, false}, {64, 64, true}, {64, 65, false},
+};
+
+START_TEST(enforces_the_depth_limit)
+{
+    xstream_limits limits = {262144, depths[_i / 2].max_depth, 64};
+    rec r;
+    rec_init(&r, _i % 2, &limits);
+    buf b;
+    buf_init(&b);
+    buf_append_str(&b, HEADER);
+    for (int i = 0; i < depths[_i / 2].nesting; i++)
+        buf_append_str(&b, "<a>");
+    for (int i = 0; i < depths[_i / 2].nesting; i++)
+        buf_append_str(&b, "</a>");
+    int rc = xstream_feed(r.xs, buf_data(&b), buf_len(&b));
+    if (depths[_i / 2].ok) {
+        ck_assert_int_eq(rc, 0);
+        ck_assert_int_eq(r.stanzas, 1);
+    } else {
+        ck_assert_int_eq(rc, XE_LIMIT);
+        ck_assert_int_eq(r.cond, XS_STREAM_POLICY_VIOLATION);
+        ck_assert_int_eq(r.stanzas, 0);
+    }
+    buf_close(&b);
+    free(rec_done(&r));
+}
+END_TEST
+
+static const struct {
+    unsigned max_attrs;
+    int attrs, namespaces;
+    int level; /* 1: on the stanza, 2: on its child */
+    bool ok;
+} attr_limits[] = {
+    {4, 4, 0, 1, true},  {4, 5, 0, 1, false}, {4, 3, 1, 1, true},
+    {4, 3, 2, 1, false}, {4, 5, 0, 2, false}, {4, 4, 0, 2, true},
+};
+
+START_TEST(enforces_the_attribute_limit)
+{
+    xstream_limits limits = {262144, 64, attr_limits[_i / 2].max_attrs};
+    rec r;
+    rec_init(&r, _i % 2, &limits);
+    buf b;
+    buf_init(&b);
+    buf_append_str(&b, BARE_HEADER);
+    if (attr_limits[_i / 2].level == 2)
+        buf_append_str(&b, "<iq>");
+    buf_append_str(&b, "<query");
+    for (int i = 0; i < attr_limits[_i / 2].attrs; i++)
+        buf_printf(&b, " a%d='%d'", i, i);
+    for (int i = 0; i < attr_limits[_i / 2].namespaces; i++)
+        buf_printf(&b, " xmlns:p%d='urn:%d'", i, i);
+    buf_append_str(&b, "/>");
+    if (attr_limits[_i / 2].level == 2)
+        buf_append_str(&b, "</iq>");
+    int rc = xstream_feed(r.xs, buf_data(&b), buf_len(&b));
+    if (attr_limits[_i / 2].ok) {
+        ck_assert_int_eq(rc, 0);
+        ck_assert_int_eq(r.stanzas, 1);
+    } else {
+        ck_assert_int_eq(rc, XE_LIMIT);
+        ck_assert_int_eq(r.cond, XS_STREAM_POLICY_VIOLATION);
+    }
+    buf_close(&b);
+    free(rec_done(&r));
+}
+END_TEST
+
+START_TEST(reset_in_a_callback_hands_the_rest_of_the_chunk_to_a_new_stream)
+{
+    rec r;
+    rec_init(&r, _i, NULL);
+    r.reset_after = "proceed";
+    ck_assert_int_eq(feed_str(&r, restarted), XE_CLOSED);
+    ck_assert_int_eq(r.opens, 2);
+    ck_assert_int_eq(r.stanzas, 3);
+    ck_assert_int_eq(r.closes, 1);
+    ck_assert_str_eq(r.raws[0], PROCEED);
+    ck_assert_str_eq(r.raws[1], ST2);
+    ck_assert_str_eq(r.raws[2], ST3);
+    ck_assert_str_eq(xs_ns(r.trees[1]), XS_NS_SERVER);
+    ck_assert_str_eq(xs_attr(r.header, "from"), "example.com");
+    ck_assert_str_eq(xstream_content_ns(r.xs), XS_NS_SERVER);
+    free(rec_done(&r));
+}
+END_TEST
+
+START_TEST(reset_between_feeds_drops_the_partial_element)
+{
+    rec r;
+    rec_init(&r, false, NULL);
+    ck_assert_int_eq(feed_str(&r, HEADER "<message><bo"), 0);
+    ck_assert_uint_gt(xstream_pending(r.xs), 0);
+    xstream_reset(r.xs);
+    ck_assert_uint_eq(xstream_pending(r.xs), 0);
+    ck_assert_ptr_null(xstream_content_ns(r.xs));
+    ck_assert_int_eq(feed_str(&r, SERVER_HEADER ST3), 0);
+    ck_assert_int_eq(r.opens, 2);
+    ck_assert_int_eq(r.stanzas, 1);
+    ck_assert_str_eq(r.raws[0], ST3);
+    free(rec_done(&r));
+}
+END_TEST
+
+START_TEST(stop_ignores_the_rest)
+{
+    rec r;
+    rec_init(&r, false, NULL);
+    r.stop_after = "iq";
+    ck_assert_int_eq(feed_str(&r, HEADER ST2 ST3 END), XE_CLOSED);
+    ck_assert_int_eq(r.stanzas, 1);
+    ck_assert_int_eq(r.closes, 0);
+    ck_assert_int_eq(feed_str(&r, ST3), XE_CLOSED);
+    ck_assert_int_eq(r.stanzas, 1);
+    free(rec_done(&r));
+
+    rec_init(&r, false, NULL);
+    ck_assert_int_eq(feed_str(&r, HEADER), 0);
+    xstream_stop(r.xs);
+    ck_assert_int_eq(feed_str(&r, ST3), XE_CLOSED);
+    ck_assert_int_eq(r.stanzas, 0);
+    free(rec_done(&r));
+}
+END_TEST
+
+START_TEST(keepalives_and_finished_stanzas_hold_no_memory)
+{
+    rec r;
+    rec_init(&r, true, NULL);
+    ck_assert_int_eq(feed_str(&r, HEADER), 0);
+    char spaces[1024];
+    memset(spaces, ' ', sizeof spaces);
+    for (int i = 0; i < 1024; i++)
+        ck_assert_int_eq(xstream_feed(r.xs, spaces, sizeof spaces), 0);
+    ck_assert_uint_eq(xstream_pending(r.xs), 0);
+    ck_assert_int_eq(feed_str(&r, " \n<message><body>partial"), 0);
+    ck_assert_uint_eq(xstream_pending(r.xs), strlen("<message><body>partial"));
+    ck_assert_int_eq(feed_str(&r, "</body></message>\n " ST3 " <iq"), 0);
+    ck_assert_uint_eq(xstream_pending(r.xs), 3);
+    ck_assert_int_eq(feed_str(&r, "/>"), 0);
+    ck_assert_uint_eq(xstream_pending(r.xs), 0);
+    ck_assert_int_eq(r.stanzas, 3);
+    ck_assert_str_eq(r.raws[0], "<message><body>partial</body></message>");
+    ck_assert_str_eq(r.raws[2], "<iq/>");
+    free(rec_done(&r));
+}
+END_TEST
+
+Suite *unit_suite(void)
+{
+    Suite *suite = suite_create("xstream");
+    TCase *events = tcase_create("events");
+    tcase_add_test(events, reports_header_stanzas_and_close);
+    tcase_add_test(events, builds_the_full_tree_in_tree_mode);
+    tcase_add_test(events, shallow_mode_keeps_the_top_element_and_its_own_text);
+    tcase_add_loop_test(
+        events, raw_bytes_are_the_input_slices_between_keepalives, 0, 2);
+    tcase_add_loop_test(events, accepts_an_xml_declaration_and_a_utf8_bom, 0,
+                        2);
+    tcase_add_loop_test(
+        events, decodes_predefined_entities_and_character_references, 0, 2);
+    tcase_add_test(events,
+                   stream_without_default_namespace_gives_empty_namespace);
+    tcase_add_loop_test(events, decodes_ampersands_in_namespaces, 0, 2);
+    tcase_add_test(events, an_empty_stream_opens_and_closes);
+    tcase_add_loop_test(events, works_without_callbacks, 0, 2);
+    tcase_add_loop_test(
+        events, reset_in_a_callback_hands_the_rest_of_the_chunk_to_a_new_stream,
+        0, 2);
+    tcase_add_test(events, reset_between_feeds_drops_the_partial_element);
+    tcase_add_test(events, stop_ignores_the_rest);
+    tcase_add_test(events, keepalives_and_finished_stanzas_hold_no_memory);
+    suite_add_tcase(suite, events);
+
+    TCase *chunks = tcase_create("chunks");
+    tcase_set_timeout(chunks, 120);
+    tcase_add_loop_test(chunks, every_split_position_gives_the_same_events, 0,
+                        2 * NELEMS(pieces));
+    tcase_add_loop_test(chunks, byte_by_byte_gives_the_same_events, 0,
+                        2 * NELEMS(pieces));
+    tcase_add_loop_test(chunks, raw_bytes_survive_long_streams_in_any_chunking,
+                        0, 2 * NELEMS(bulk_chunks));
+    suite_add_tcase(suite, chunks);
+
+    TCase *refusals = tcase_create("refusals");
+    tcase_set_timeout(refusals, 30);
+    tcase_add_loop_test(refusals, refuses_restricted_or_broken_xml, 0,
+                        NELEMS(refused));
+    tcase_add_test(refusals, billion_laughs_stop_at_the_dtd_without_expansion);
+    tcase_add_test(refusals, refuses_utf16);
+    suite_add_tcase(suite, refusals);
+
+    TCase *limits = tcase_create("limits");
+    tcase_set_timeout(limits, 30);
+    tcase_add_loop_test(limits, reports_an_oversized_stanza_with_its_size, 0,
+                        NELEMS(sizes));
+    tcase_add_loop_test(limits, catches_an_unclosed_element_while_it_grows, 0,
+                        2 * NELEMS(endless));
+    tcase_add_loop_test(limits, catches_an_unclosed_element_in_one_huge_chunk,
+                        0, 2);
+    tcase_add_test(limits, limits_the_stream_header_too);
+    tcase_add_loop_test(limits, enforces_the_depth_limit, 0,
+                        2 * NELEMS(depths));
+    tcase_add_loop_test(limits, enforces_the_attribute_limit, 0,
+                        2 * NELEMS(attr_limits));
+    suite_add_tcase(suite, limits);
+    return suite;
+}
