@@ -5,6 +5,7 @@
  * forwarding rate, latency percentiles and the server's CPU per stanza. */
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -636,6 +637,9 @@ int main(int argc, char **argv)
             return 1;
         }
     }
+    /* A server that drops the connection must not kill the tool: the
+     * write fails with EPIPE and is reported instead. */
+    signal(SIGPIPE, SIG_IGN);
     gnutls_global_init();
     load_init(&l, uv_default_loop());
     load_start(&l);

@@ -399,10 +399,15 @@ char *cfg_resolve_path(const cfg *c, const char *path)
     if (!path)
         return NULL;
     const char *slash = c ? strrchr(c->path, '/') : NULL;
+    while (path[0] == '.' && path[1] == '/')
+        path += 2;                     /* "./x" is "x" */
     if (path[0] == '/' || path[0] == '\0' || !slash)
         return xstrdup(path);
-    /* Keep the config's folder as given, slash included: "etc/" + path. */
+    /* Keep the config's folder as given, slash included: "etc/" + path;
+     * "." is the folder itself. */
     int folder = (int)(slash - c->path + 1);
+    if (strcmp(path, ".") == 0)
+        return xasprintf("%.*s", folder > 1 ? folder - 1 : folder, c->path);
     return xasprintf("%.*s%s", folder, c->path, path);
 }
 

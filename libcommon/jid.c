@@ -21,18 +21,18 @@
 #define JID_MAX_RAW_PART (4 * JID_MAX_PART)
 
 struct jid {
-    const char *local;          /* NULL when absent */
+    const char *local; /* NULL when absent */
     const char *domain;
-    const char *resource;       /* NULL when absent */
+    const char *resource; /* NULL when absent */
     const char *bare;
-    const char *full;           /* == bare without a resource */
+    const char *full; /* == bare without a resource */
     size_t local_len, domain_len, resource_len, bare_len, full_len;
-    char text[];                /* every string above, in one allocation */
+    char text[]; /* every string above, in one allocation */
 };
 
 /* A prepared part: short ASCII parts stay in buf, the rest live in heap. */
 typedef struct jid_part {
-    const char *s;              /* NULL when the part is absent */
+    const char *s; /* NULL when the part is absent */
     size_t len;
     char *heap;
     char buf[JID_MAX_PART + 1];
@@ -190,8 +190,8 @@ static int prep_ucs4(const uint32_t *in, size_t n,
 static bool casefold_profile(Stringprep_profile profile[2])
 {
     memset(profile, 0, 2 * sizeof *profile);
-    for (const Stringprep_profile *p = stringprep_xmpp_nodeprep;
-         p->operation; p++) {
+    for (const Stringprep_profile *p = stringprep_xmpp_nodeprep; p->operation;
+         p++) {
         if (p->operation == STRINGPREP_MAP_TABLE &&
             p->table == stringprep_rfc3454_B_2) {
             profile[0] = *p;
@@ -253,7 +253,7 @@ static cp_verdict idna_verdict(uint32_t c)
 static bool local_cp_allowed(uint32_t c, const Stringprep_profile *fold)
 {
     if (c < 0x80)
-        return true;            /* Nodeprep's own prohibitions cover ASCII */
+        return true; /* Nodeprep's own prohibitions cover ASCII */
     if (c >= 0xFF00 && c <= 0xFFEF) {
         /* Fullwidth and halfwidth forms: RFC 8265 §3.3.1 maps them to
          * their ordinary width before checking. */
@@ -313,7 +313,7 @@ static int prep_unicode(const char *s, size_t len,
         Stringprep_profile fold[2];
         /* Names repeat their letters: look each one up once. Slot 0 never
          * matches, since ASCII is not looked up. */
-        uint32_t seen[64] = { 0 };
+        uint32_t seen[64] = {0};
 
         if (!casefold_profile(fold))
             err = XE_BAD_JID;
@@ -363,7 +363,7 @@ static int local_prep(const char *s, size_t len, jid_part *part)
     if (err)
         return err;
     if (part->len == 0)
-        return XE_BAD_JID;      /* only code points mapped to nothing */
+        return XE_BAD_JID; /* only code points mapped to nothing */
     return part->len > JID_MAX_PART ? XE_LIMIT : 0;
 }
 
@@ -383,8 +383,8 @@ static int resource_prep(const char *s, size_t len, jid_part *part)
         part->s = s;
         part->len = len;
     } else {
-        int err = prep_unicode(s, len, stringprep_xmpp_resourceprep, false,
-                               part);
+        int err =
+            prep_unicode(s, len, stringprep_xmpp_resourceprep, false, part);
         if (err)
             return err;
         if (part->len == 0)
@@ -478,8 +478,7 @@ static bool domain_ascii(const char *s, size_t len, char *out, int *err)
  * (case, width, NFC; "ß" kept), checked by IDNA2008, and turned into its
  * U-label. The result must map back to the same A-label, so that preparing
  * a prepared domain changes nothing. Appends to out; returns 0 or an error. */
-static int domain_idna_label(const char *s, size_t len, char *out,
-                             size_t *at)
+static int domain_idna_label(const char *s, size_t len, char *out, size_t *at)
 {
     const int flags = IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL;
     char *label = xstrndup(s, len);
@@ -503,8 +502,8 @@ static int domain_idna_label(const char *s, size_t len, char *out,
     /* UTS #46 lets some ASCII through that a domain cannot hold. */
     for (size_t i = 0; i < ulen; i++) {
         char c = ulabel[i];
-        if ((unsigned char)c < 0x80 && !((c >= 'a' && c <= 'z') ||
-                                         (c >= '0' && c <= '9') || c == '-'))
+        if ((unsigned char)c < 0x80 &&
+            !((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
             goto done;
     }
     if (is_ascii(ulabel, ulen) && !is_ldh_label(ulabel, ulen))
@@ -548,8 +547,7 @@ static int domain_idna(const char *s, size_t len, char *out, size_t *out_len)
         size_t label_len = i - start;
         if (label_len == 0)
             return XE_BAD_JID;
-        if (is_ascii(label, label_len) &&
-            !is_alabel_prefix(label, label_len)) {
+        if (is_ascii(label, label_len) && !is_alabel_prefix(label, label_len)) {
             if (label_len > JID_MAX_PART - at)
                 return XE_LIMIT;
             for (size_t k = 0; k < label_len; k++) {
@@ -653,8 +651,8 @@ static jid *jid_assemble(const char *local, size_t local_len,
     size_t bare_len = (local ? local_len + 1 : 0) + domain_len;
     size_t full_len = bare_len + (resource ? resource_len + 1 : 0);
     size_t size = (local ? local_len + 1 : 0) + domain_len + 1 +
-                  (resource ? resource_len + 1 + full_len + 1 : 0) +
-                  bare_len + 1;
+                  (resource ? resource_len + 1 + full_len + 1 : 0) + bare_len +
+                  1;
     jid *j = xalloc(sizeof *j + size);
     char *at = j->text;
 
@@ -698,8 +696,7 @@ static jid *jid_assemble(const char *local, size_t local_len,
 /* Prepares the raw parts (local and resource NULL when absent). */
 static int jid_from_parts(const char *local, size_t local_len,
                           const char *domain, size_t domain_len,
-                          const char *resource, size_t resource_len,
-                          jid **out)
+                          const char *resource, size_t resource_len, jid **out)
 {
     jid_part parts[3];
     int err = 0;
@@ -714,8 +711,8 @@ static int jid_from_parts(const char *local, size_t local_len,
     if (!err && resource)
         err = resource_prep(resource, resource_len, &parts[2]);
     if (!err)
-        *out = jid_assemble(parts[0].s, parts[0].len, parts[1].s,
-                            parts[1].len, parts[2].s, parts[2].len);
+        *out = jid_assemble(parts[0].s, parts[0].len, parts[1].s, parts[1].len,
+                            parts[2].s, parts[2].len);
     for (int i = 0; i < 3; i++)
         jid_part_close(&parts[i]);
     return err;
@@ -734,7 +731,8 @@ int jid_parse(const char *s, jid **out)
     const char *domain = at ? at + 1 : s;
 
     return jid_from_parts(at ? s : NULL, at ? (size_t)(at - s) : 0, domain,
-                          (size_t)(s + bare_len - domain), slash ? slash + 1 : NULL,
+                          (size_t)(s + bare_len - domain),
+                          slash ? slash + 1 : NULL,
                           slash ? strlen(slash + 1) : 0, out);
 }
 
@@ -804,8 +802,8 @@ bool jid_bare_equal(const jid *a, const jid *b)
 
 jid *jid_to_bare(const jid *j)
 {
-    return jid_assemble(j->local, j->local_len, j->domain, j->domain_len,
-                        NULL, 0);
+    return jid_assemble(j->local, j->local_len, j->domain, j->domain_len, NULL,
+                        0);
 }
 
 int jid_domain_normalize(const char *domain, char **out)

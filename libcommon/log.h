@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* libcommon/log.h: readable log lines to stderr, a file or syslog.
- * A line: "2025-11-25T10:14:03Z warn router tcp#4 127.0.0.1:4711: message". */
+ * A line: "2025-11-25T10:14:03.123Z warn router conn#4 127.0.0.1:4711: message",
+ * the context (who) naming the process and the object the line is about. */
 #ifndef XMPPD_LIBCOMMON_LOG_H
 #define XMPPD_LIBCOMMON_LOG_H
 #include <stddef.h>
@@ -23,8 +24,8 @@ const char *log_level_name(log_level level);
 void log_write(log_level level, const char *who, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Copies untrusted text into out (size > 0), replacing control characters and
- * non-printable bytes with \xHH and cutting it with "..." when it does not fit,
+/* Copies untrusted text into out (size > 0), keeping valid UTF-8 and replacing
+ * control characters, backslashes and invalid bytes with \xHH and cutting it with "..." when it does not fit,
  * so peer text cannot forge a log line. Returns out. */
 const char *log_escape(const char *s, size_t len, char *out, size_t size);
 

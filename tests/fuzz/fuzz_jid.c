@@ -65,8 +65,7 @@ static void check_stable(const jid *j)
     char *domain = NULL;
     if (jid_domain_normalize(jid_domain(j), &domain) != 0 ||
         strcmp(domain, jid_domain(j)) != 0)
-        fuzz_fail("domain does not normalize to itself", jid_domain(j),
-                  domain);
+        fuzz_fail("domain does not normalize to itself", jid_domain(j), domain);
     free(domain);
 }
 
@@ -84,7 +83,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_fail("failed parse left a jid", s, NULL);
     jid_free(j);
 
-    const char *parts[3] = { NULL, NULL, NULL };
+    const char *parts[3] = {NULL, NULL, NULL};
     size_t n = 0, start = 0;
     for (size_t i = 0; i < size && n < 3; i++) {
         if (data[i] == '\0') {

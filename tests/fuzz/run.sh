@@ -31,13 +31,13 @@ for t in fuzz_jid fuzz_xstream; do
 done
 
 echo "fuzz: building ${targets[*]} in $build"
+mkdir -p "$build"
 cmake -S "$root" -B "$build" -DCMAKE_C_COMPILER="$cc" \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo -DXMPPD_FUZZ=ON \
-    -DXMPPD_SANITIZE=address,undefined >"$build.configure.log" 2>&1 || {
-    cat "$build.configure.log" >&2
+    -DXMPPD_SANITIZE=address,undefined >"$build/configure.log" 2>&1 || {
+    cat "$build/configure.log" >&2
     exit 1
 }
-rm -f "$build.configure.log"
 cmake --build "$build" --parallel "$(nproc)" --target "${targets[@]}" >/dev/null || {
     echo "fuzz: build failed; rerun: cmake --build $build --target ${targets[*]}" >&2
     exit 1

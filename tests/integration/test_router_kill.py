@@ -4,15 +4,18 @@ received comes back to the sender as errors, nothing is delivered twice,
 and the router keeps serving everyone else."""
 import collections
 import os
+import re
 import select
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import time
 
 import pytest
 
-from conftest import HERE, exchange, message, stanza_error
+from conftest import HERE, exchange, message, run_in_thread, stanza_error
 
 TOTAL = 20000
          # messages in flight (sent, neither acked nor bounced)
@@ -50,7 +53,7 @@ def test_sigkilled_component_loses_nothing_silently(router, spawn, tmp_path, rea
     if reader == "fast":
         window, body, kill_after, victim_args = 2000, 120, 5000, []
     else:
-        window, body, kill_after, victim_args = 6000, 2000, 1000, ["4096", "1"]
+        window, body, kill_after, victim_args = 6000, 3000, 1000, ["4096", "1"]
     sender = router.attach("comp1.localhost")
     idfile = tmp_path / "victim-ids.txt"
     victim = spawn([sys.executable, str(HERE / "victim_component.py"), str(router.port),
@@ -154,3 +157,82 @@ def test_sigkilled_component_loses_nothing_silently(router, spawn, tmp_path, rea
     exchange(c2, "a@comp2.localhost", c3, "b@comp3.localhost")
     exchange(sender, "pump@comp1.localhost", c2, "a@comp2.localhost")
     assert "victim.localhost" in router.log_text()
+
+
+def tcp_queues(local_port, remote_port):
+    """(tx_queue, rx_queue) in bytes of the IPv4 TCP socket local_port ->
+    remote_port, from /proc/net/tcp: what the kernel holds for it."""
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            fields = line.split()
+            local, remote = fields[1], fields[2]
+            if (int(local.split(":")[1], 16) == local_port
+                    and int(remote.split(":")[1], 16) == remote_port):
+                tx, rx = fields[4].split(":")
+                return int(tx, 16), int(rx, 16)
+    raise AssertionError(f"no socket {local_port} -> {remote_port} in /proc/net/tcp")
+
+
+def test_everything_queued_for_a_dead_component_bounces(router):
+    """A component stops reading, the router queues what it cannot write,
+    then the component dies (RST, as after SIGKILL). Whatever did not reach
+    the kernel's socket buffers must come back as errors: what is lost
+    can be at most what the kernel held (plus one partly written stanza)."""
+    sender = router.attach("comp1.localhost")
+    victim = router.attach("victim.localhost")
+    vport = victim.sock.getsockname()[1]
+    n, body = 2600, 2000
+    msgs = [message(SENDER, VICTIM, "y" * body, f"q{i}") for i in range(n)]
+    size = len(msgs[0])
+
+    def pump():
+        for b in range(0, n, 100):
+            sender.send("".join(msgs[b:b + 100]))
+    join = run_in_thread(pump)
+
+    # Waits until nothing moves any more: the kernel's buffers are full and
+    # the rest sits in the router (its report shows it queued).
+    def snapshot():
+        line = [ln for ln in router.report().splitlines() if "victim.localhost" in ln][0]
+        return (tcp_queues(router.port, vport), tcp_queues(vport, router.port), line)
+    last, same = None, 0
+    deadline = time.monotonic() + 15
+    while same < 3:
+        assert time.monotonic() < deadline, f"queues never settled: {last}"
+        time.sleep(0.05)
+        now = snapshot()
+        same = same + 1 if now == last else 0
+        last = now
+    (router_tx, _), (_, victim_rx), line = last
+    queued = int(re.search(r"queued (\d+) bytes", line).group(1))
+    in_kernel = router_tx + victim_rx
+
+    victim.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    victim.abort()
+    router.wait_for_report(lambda t: "victim.localhost" not in t, what="victim detached")
+    join()
+    sender.send(message(SENDER, "x@detached.localhost", "last", "sentinel"))
+    bounced = set()
+    deadline = time.monotonic() + 20
+    while "sentinel" not in bounced:
+        assert time.monotonic() < deadline, f"no sentinel bounce; {len(bounced)} bounces"
+        for e in sender.poll(0.2):
+            assert e.get("type") == "error", e
+            assert e.get("id") == "sentinel" or stanza_error(e)[1] == "service-unavailable", e
+            bounced.add(e.get("id"))
+    bounced.discard("sentinel")
+    lost = n - len(bounced)
+    rerouted = re.findall(r"re-routing (\d+) queued bytes", router.log_text())
+    print(f"\n{n} messages of {size} bytes; before the death the router reported "
+          f"{queued} bytes queued, the kernel held {in_kernel} "
+          f"(router send queue {router_tx}, victim receive queue {victim_rx}); "
+          f"router log: re-routing {rerouted} bytes; {len(bounced)} bounced, {lost} lost "
+          f"({lost * size} bytes, {(lost * size - in_kernel) / size:.0f} messages more than "
+          f"the kernel held)")
+    assert queued > 0, "the router queued nothing: the test did not fill the kernel's buffers"
+    assert lost * size <= in_kernel + size, \
+        f"{lost} messages ({lost * size} bytes) vanished, but the kernel held only " \
+        f"{in_kernel} bytes: the router dropped about {queued - sum(map(int, rerouted))} " \
+        f"queued bytes without bouncing them"
+    router.assert_alive()

@@ -794,6 +794,9 @@ static const struct {
     {"xmppd.xml", "state", "state"},
     {"./xmppd.xml", "../state", "./../state"},
     {"etc/xmppd.xml", "", ""},
+    {"state/xmppd.xml", ".", "state"},
+    {"/xmppd.xml", ".", "/"},
+    {"state/xmppd.xml", "./log", "state/log"},
 };
 
 START_TEST(resolves_paths_from_the_config_folder)

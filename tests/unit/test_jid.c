@@ -15,71 +15,70 @@
 static const struct {
     const char *in, *local, *domain, *resource;
 } valid[] = {
-    { "juliet@example.com", "juliet", "example.com", NULL },
-    { "juliet@example.com/foo", "juliet", "example.com", "foo" },
-    { "juliet@example.com/foo bar", "juliet", "example.com", "foo bar" },
-    { "juliet@example.com/foo@bar", "juliet", "example.com", "foo@bar" },
-    { "foo\\20bar@example.com", "foo\\20bar", "example.com", NULL },
-    { "fussball@example.com", "fussball", "example.com", NULL },
+    {"juliet@example.com", "juliet", "example.com", NULL},
+    {"juliet@example.com/foo", "juliet", "example.com", "foo"},
+    {"juliet@example.com/foo bar", "juliet", "example.com", "foo bar"},
+    {"juliet@example.com/foo@bar", "juliet", "example.com", "foo@bar"},
+    {"foo\\20bar@example.com", "foo\\20bar", "example.com", NULL},
+    {"fussball@example.com", "fussball", "example.com", NULL},
     /* Nodeprep folds sharp s, as every stringprep server does. */
-    { "fußball@example.com", "fussball", "example.com", NULL },
-    { "π@example.com", "π", "example.com", NULL },
-    { "Σ@example.com/foo", "σ", "example.com", "foo" },
-    { "σ@example.com/foo", "σ", "example.com", "foo" },
-    { "ς@example.com/foo", "σ", "example.com", "foo" },
-    { "king@example.com/♚", "king", "example.com", "♚" },
-    { "example.com", NULL, "example.com", NULL },
-    { "example.com/foobar", NULL, "example.com", "foobar" },
-    { "a.example.com/b@example.net", NULL, "a.example.com", "b@example.net" },
+    {"fußball@example.com", "fussball", "example.com", NULL},
+    {"π@example.com", "π", "example.com", NULL},
+    {"Σ@example.com/foo", "σ", "example.com", "foo"},
+    {"σ@example.com/foo", "σ", "example.com", "foo"},
+    {"ς@example.com/foo", "σ", "example.com", "foo"},
+    {"king@example.com/♚", "king", "example.com", "♚"},
+    {"example.com", NULL, "example.com", NULL},
+    {"example.com/foobar", NULL, "example.com", "foobar"},
+    {"a.example.com/b@example.net", NULL, "a.example.com", "b@example.net"},
     /* Structure: RFC 7622 §3.1 splits at the first '/'. */
-    { "a@b/c/d", "a", "b", "c/d" },
-    { "a@b/c@d/e", "a", "b", "c@d/e" },
-    { "example.com/a@b", NULL, "example.com", "a@b" },
-    { "example.com//", NULL, "example.com", "/" },
-    { "ΣΑΣ@example.com/foo", "σασ", "example.com", "foo" },
-    { "juliet@example.com/foo ", "juliet", "example.com", "foo " },
-    { "a!#$%*+=?^_`{|}~@example.com", "a!#$%*+=?^_`{|}~", "example.com",
-      NULL },
-    { "localhost", NULL, "localhost", NULL },
-    { "user@sub-domain.example123.org", "user", "sub-domain.example123.org",
-      NULL },
-    { "col·la@example.com", "col·la", "example.com", NULL },
-    { "中文@example.com", "中文", "example.com", NULL },
-    { "אב@example.com", "אב", "example.com", NULL },
-    { "user@example.org/🍺", "user", "example.org", "🍺" },
+    {"a@b/c/d", "a", "b", "c/d"},
+    {"a@b/c@d/e", "a", "b", "c@d/e"},
+    {"example.com/a@b", NULL, "example.com", "a@b"},
+    {"example.com//", NULL, "example.com", "/"},
+    {"ΣΑΣ@example.com/foo", "σασ", "example.com", "foo"},
+    {"juliet@example.com/foo ", "juliet", "example.com", "foo "},
+    {"a!#$%*+=?^_`{|}~@example.com", "a!#$%*+=?^_`{|}~", "example.com", NULL},
+    {"localhost", NULL, "localhost", NULL},
+    {"user@sub-domain.example123.org", "user", "sub-domain.example123.org",
+     NULL},
+    {"col·la@example.com", "col·la", "example.com", NULL},
+    {"中文@example.com", "中文", "example.com", NULL},
+    {"אב@example.com", "אב", "example.com", NULL},
+    {"user@example.org/🍺", "user", "example.org", "🍺"},
 };
 
 /* Preparation maps each of these to one canonical form. */
 static const struct {
     const char *in, *full;
 } normalized[] = {
-    { "JULIET@EXAMPLE.COM", "juliet@example.com" },
-    { "Juliet@Example.Com/Balcony", "juliet@example.com/Balcony" },
-    { "example.com.", "example.com" },
-    { "juliet@EXAMPLE.com./Res", "juliet@example.com/Res" },
-    { "ÉXAMPLE.com", "éxample.com" },
-    { "éxample.com", "éxample.com" },
-    { "xn--xample-9ua.com", "éxample.com" },
-    { "XN--BCHER-KVA.example", "bücher.example" },
-    { "BÜCHER.example", "bücher.example" },
-    { "bu\xcc\x88" "cher.example", "bücher.example" },  /* u + U+0308 */
-    { "faß.de", "faß.de" },                    /* IDNA2008 keeps sharp s */
-    { "xn--fa-hia.de", "faß.de" },
-    { "ＥＸＡＭＰＬＥ.com", "example.com" },  /* fullwidth */
-    { "example。com", "example.com" },         /* ideographic full stop */
-    { "example．com．", "example.com" },
-    { "ＦＯＯ@example.com", "foo@example.com" },
-    { "E\xcc\x81@example.com", "é@example.com" }, /* E + U+0301 */
-    { "İ@example.com", "i\xcc\x87@example.com" },
-    { "example.com/Re\xcc\x81s", "example.com/Rés" },  /* case kept */
-    { "example.com/Ⅳ", "example.com/IV" },    /* Resourceprep is NFKC */
-    { "example.com/a\xc2\xad" "b", "example.com/ab" },  /* soft hyphen */
-    { "example.com/a\xc2\xa0" "b", "example.com/a b" }, /* no-break space */
-    { "127.0.0.1", "127.0.0.1" },
-    { "juliet@192.168.0.1./r", "juliet@192.168.0.1/r" },
-    { "[::1]", "[::1]" },
-    { "juliet@[2001:DB8:0:0:0:0:0:1]/r", "juliet@[2001:db8::1]/r" },
-    { "[::FFFF:192.0.2.1]", "[::ffff:192.0.2.1]" },
+    {"JULIET@EXAMPLE.COM", "juliet@example.com"},
+    {"Juliet@Example.Com/Balcony", "juliet@example.com/Balcony"},
+    {"example.com.", "example.com"},
+    {"juliet@EXAMPLE.com./Res", "juliet@example.com/Res"},
+    {"ÉXAMPLE.com", "éxample.com"},
+    {"éxample.com", "éxample.com"},
+    {"xn--xample-9ua.com", "éxample.com"},
+    {"XN--BCHER-KVA.example", "bücher.example"},
+    {"BÜCHER.example", "bücher.example"},
+    {"bu\u0308cher.example", "bücher.example"}, /* combining diaeresis */
+    {"faß.de", "faß.de"},                       /* IDNA2008 keeps sharp s */
+    {"xn--fa-hia.de", "faß.de"},
+    {"ＥＸＡＭＰＬＥ.com", "example.com"}, /* fullwidth */
+    {"example。com", "example.com"},       /* ideographic full stop */
+    {"example．com．", "example.com"},
+    {"ＦＯＯ@example.com", "foo@example.com"},
+    {"E\xcc\x81@example.com", "é@example.com"}, /* E + U+0301 */
+    {"İ@example.com", "i\xcc\x87@example.com"},
+    {"example.com/Re\xcc\x81s", "example.com/Rés"}, /* case kept */
+    {"example.com/Ⅳ", "example.com/IV"},            /* Resourceprep is NFKC */
+    {"example.com/a\u00adb", "example.com/ab"},     /* soft hyphen */
+    {"example.com/a\u00a0b", "example.com/a b"},    /* no-break space */
+    {"127.0.0.1", "127.0.0.1"},
+    {"juliet@192.168.0.1./r", "juliet@192.168.0.1/r"},
+    {"[::1]", "[::1]"},
+    {"juliet@[2001:DB8:0:0:0:0:0:1]/r", "juliet@[2001:db8::1]/r"},
+    {"[::FFFF:192.0.2.1]", "[::ffff:192.0.2.1]"},
 };
 
 /* Every invalid example of RFC 7622 §3.5.2, in order, then more. */
@@ -112,23 +111,23 @@ static const char *const invalid[] = {
     "jul\x01iet@example.com",
     "jul\x7fiet@example.com",
     "a\tb@example.com",
-    "a＠b@example.com",                       /* fullwidth '@' */
-    "a／b@example.com",                       /* fullwidth '/' */
+    "a＠b@example.com", /* fullwidth '@' */
+    "a／b@example.com", /* fullwidth '/' */
     "😀@example.com",
-    "ﬀ@example.com",                           /* compatibility ligature */
-    "a\xc2\xad" "b@example.com",               /* soft hyphen */
-    "\xcd\xb8@example.com",                    /* unassigned U+0378 */
+    "ﬀ@example.com",        /* compatibility ligature */
+    "a\u00adb@example.com", /* soft hyphen */
+    "\xcd\xb8@example.com", /* unassigned U+0378 */
     /* Resourcepart. */
     "example.com/\x01",
     "example.com/a\x7f",
-    "example.com/\xc2\xa0" "foo",              /* no-break space first */
-    "example.com/\xc2\xad",                    /* maps to nothing */
+    "example.com/\u00a0foo", /* no-break space first */
+    "example.com/\xc2\xad",  /* maps to nothing */
     /* Not UTF-8. */
     "\xff@example.com",
-    "\xc0\xaf@example.com",                    /* overlong '/' */
-    "\xed\xa0\x80@example.com",                /* a surrogate */
-    "example.com/\xe2\x82",                    /* cut short */
-    "\xf4\x90\x80\x80.example",                /* past U+10FFFF */
+    "\xc0\xaf@example.com",     /* overlong '/' */
+    "\xed\xa0\x80@example.com", /* a surrogate */
+    "example.com/\xe2\x82",     /* cut short */
+    "\xf4\x90\x80\x80.example", /* past U+10FFFF */
     /* Domainpart. */
     "juliet@exa mple.com",
     "juliet@-example.com",
@@ -143,7 +142,7 @@ static const char *const invalid[] = {
     "xn--a.example",
     "xn--.example",
     "é-.example",
-    "a\xe2\x80\x8d" "b.example",               /* zero width joiner */
+    "a\u200db.example", /* zero width joiner */
     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.com",
     "[::1",
     "::1]",
@@ -189,8 +188,8 @@ START_TEST(rejects_invalid_jid)
 {
     jid *j = (jid *)&j;
 
-    ck_assert_msg(jid_parse(invalid[_i], &j) == XE_BAD_JID,
-                  "accepted \"%s\"", invalid[_i]);
+    ck_assert_msg(jid_parse(invalid[_i], &j) == XE_BAD_JID, "accepted \"%s\"",
+                  invalid[_i]);
     ck_assert_ptr_null(j);
 }
 END_TEST
@@ -244,11 +243,11 @@ static char *long_domain(const char *first, size_t len)
 
     memcpy(s, first, at);
     while (at < len) {
-        size_t left = len - at - 1;         /* after the dot */
+        size_t left = len - at - 1; /* after the dot */
         size_t n = left > 63 ? 63 : left;
 
         if (left > 63 && left - 63 < 2)
-            n = 61;                          /* leave room for a last label */
+            n = 61; /* leave room for a last label */
         s[at++] = '.';
         memset(s + at, 'a', n);
         at += n;
@@ -261,25 +260,25 @@ static const struct {
     const char *unit, *prefix, *suffix;
     size_t times;
     int err;
-    size_t prepared;        /* bytes in the part after preparation */
+    size_t prepared; /* bytes in the part after preparation */
 } limits[] = {
-    { "a", "", "@example.com", 1023, 0, 1023 },
-    { "a", "", "@example.com", 1024, XE_LIMIT, 0 },
-    { "A", "", "@example.com", 1023, 0, 1023 },
-    { "é", "a", "@example.com", 511, 0, 1023 },
-    { "é", "", "@example.com", 512, XE_LIMIT, 0 },
+    {"a", "", "@example.com", 1023, 0, 1023},
+    {"a", "", "@example.com", 1024, XE_LIMIT, 0},
+    {"A", "", "@example.com", 1023, 0, 1023},
+    {"é", "a", "@example.com", 511, 0, 1023},
+    {"é", "", "@example.com", 512, XE_LIMIT, 0},
     /* Decomposed input is counted after composition. */
-    { "e\xcc\x81", "a", "@example.com", 511, 0, 1023 },
-    { "e\xcc\x81", "", "@example.com", 512, XE_LIMIT, 0 },
+    {"e\xcc\x81", "a", "@example.com", 511, 0, 1023},
+    {"e\xcc\x81", "", "@example.com", 512, XE_LIMIT, 0},
     /* Too much raw input is refused before any work. */
-    { "\xc2\xad", "a", "@example.com", 3000, XE_LIMIT, 0 },
-    { "a", "example.com/", "", 1023, 0, 1023 },
-    { "a", "example.com/", "", 1024, XE_LIMIT, 0 },
-    { "é", "example.com/a", "", 511, 0, 1023 },
-    { "é", "example.com/", "", 512, XE_LIMIT, 0 },
-    { "😀", "example.com/abc", "", 255, 0, 1023 },
-    { "😀", "example.com/", "", 256, XE_LIMIT, 0 },
-    { "x", "juliet@example.com/", "", 100000, XE_LIMIT, 0 },
+    {"\xc2\xad", "a", "@example.com", 3000, XE_LIMIT, 0},
+    {"a", "example.com/", "", 1023, 0, 1023},
+    {"a", "example.com/", "", 1024, XE_LIMIT, 0},
+    {"é", "example.com/a", "", 511, 0, 1023},
+    {"é", "example.com/", "", 512, XE_LIMIT, 0},
+    {"😀", "example.com/abc", "", 255, 0, 1023},
+    {"😀", "example.com/", "", 256, XE_LIMIT, 0},
+    {"x", "juliet@example.com/", "", 100000, XE_LIMIT, 0},
 };
 
 START_TEST(limits_each_part_to_1023_bytes)
@@ -325,7 +324,7 @@ START_TEST(limits_domain_to_1023_bytes)
     free(first);
 
     /* The same with an IDN label, which takes the slower path. */
-    first = repeat("a", 55, "é", "");       /* its A-label has 63 bytes */
+    first = repeat("a", 55, "é", ""); /* its A-label has 63 bytes */
     ok = long_domain(first, 1023);
     over = long_domain(first, 1024);
     ck_assert_int_eq(jid_parse(ok, &j), 0);
@@ -347,7 +346,7 @@ START_TEST(limits_labels_to_63_bytes)
 {
     char *ok = repeat("a", 63, "", ".com");
     char *over = repeat("a", 64, "", ".com");
-    char *idn_ok = repeat("é", 57, "", ".example");   /* xn-- form: 63 */
+    char *idn_ok = repeat("é", 57, "", ".example"); /* xn-- form: 63 */
     char *idn_over = repeat("é", 58, "", ".example");
     jid *j = NULL;
 
@@ -408,7 +407,7 @@ START_TEST(compares_full_and_bare)
     ck_assert_int_eq(jid_parse("juliet@example.com/balcony", &c), 0);
     ck_assert_int_eq(jid_parse("juliet@example.com", &d), 0);
     ck_assert(jid_equal(a, b));
-    ck_assert(!jid_equal(a, c));          /* resources keep their case */
+    ck_assert(!jid_equal(a, c)); /* resources keep their case */
     ck_assert(!jid_equal(a, d));
     ck_assert(jid_bare_equal(a, c));
     ck_assert(jid_bare_equal(a, d));
@@ -435,7 +434,7 @@ START_TEST(copies_and_strips_to_bare)
     ck_assert_int_eq(jid_parse("juliet@example.com/balcony", &j), 0);
     jid *copy = jid_dup(j);
     jid *bare = jid_to_bare(j);
-    jid_free(j);                          /* copies outlive the original */
+    jid_free(j); /* copies outlive the original */
 
     ck_assert_str_eq(jid_full(copy), "juliet@example.com/balcony");
     ck_assert_str_eq(jid_local(copy), "juliet");
@@ -466,16 +465,16 @@ static const struct {
     const char *in, *out;
     int err;
 } domains[] = {
-    { "EXAMPLE.com.", "example.com", 0 },
-    { "example.com", "example.com", 0 },
-    { "ÉXAMPLE.com", "éxample.com", 0 },
-    { "xn--bcher-kva.example", "bücher.example", 0 },
-    { "[0:0::1]", "[::1]", 0 },
-    { "10.0.0.1", "10.0.0.1", 0 },
-    { "", NULL, XE_BAD_JID },
-    { ".", NULL, XE_BAD_JID },
-    { "a/b", NULL, XE_BAD_JID },
-    { "a@b", NULL, XE_BAD_JID },
+    {"EXAMPLE.com.", "example.com", 0},
+    {"example.com", "example.com", 0},
+    {"ÉXAMPLE.com", "éxample.com", 0},
+    {"xn--bcher-kva.example", "bücher.example", 0},
+    {"[0:0::1]", "[::1]", 0},
+    {"10.0.0.1", "10.0.0.1", 0},
+    {"", NULL, XE_BAD_JID},
+    {".", NULL, XE_BAD_JID},
+    {"a/b", NULL, XE_BAD_JID},
+    {"a@b", NULL, XE_BAD_JID},
 };
 
 START_TEST(normalizes_a_domain_alone)
@@ -509,8 +508,8 @@ static size_t utf8_of(unsigned c, char *out)
 START_TEST(prepares_every_bmp_code_point_to_a_fixed_point)
 {
     static const char *const forms[] = {
-        "%s@example.com", "x%sy@example.com", "example.com/%s",
-        "example.com/x%s", "%s.example", "x%sy.example",
+        "%s@example.com",  "x%sy@example.com", "example.com/%s",
+        "example.com/x%s", "%s.example",       "x%sy.example",
     };
     unsigned accepted = 0;
 
@@ -528,10 +527,10 @@ START_TEST(prepares_every_bmp_code_point_to_a_fixed_point)
                 continue;
             accepted++;
             ck_assert_msg(jid_parse(jid_full(j), &again) == 0,
-                          "U+%04X: \"%s\" gave \"%s\", which does not parse",
-                          c, in, jid_full(j));
-            ck_assert_msg(jid_equal(j, again), "U+%04X: \"%s\" then \"%s\"",
-                          c, jid_full(j), jid_full(again));
+                          "U+%04X: \"%s\" gave \"%s\", which does not parse", c,
+                          in, jid_full(j));
+            ck_assert_msg(jid_equal(j, again), "U+%04X: \"%s\" then \"%s\"", c,
+                          jid_full(j), jid_full(again));
             jid_free(again);
             jid_free(j);
         }
@@ -572,7 +571,7 @@ Suite *unit_suite(void)
     suite_add_tcase(suite, api);
 
     TCase *stable = tcase_create("stable");
-    tcase_set_timeout(stable, 100);       /* slow under sanitizers */
+    tcase_set_timeout(stable, 100); /* slow under sanitizers */
     tcase_add_test(stable, prepares_every_bmp_code_point_to_a_fixed_point);
     suite_add_tcase(suite, stable);
     return suite;

@@ -36,8 +36,7 @@ typedef struct check_run {
 
 static void check_maybe_done(check_run *r)
 {
-    if (r->has_exited && r->is_eof &&
-        !uv_is_closing((uv_handle_t *)&r->timer))
+    if (r->has_exited && r->is_eof && !uv_is_closing((uv_handle_t *)&r->timer))
         uv_close((uv_handle_t *)&r->timer, NULL);
 }
 
@@ -49,14 +48,13 @@ static void check_on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *b)
     b->len = 4096;
 }
 
-static void check_on_read(uv_stream_t *stream, ssize_t nread,
-                          const uv_buf_t *b)
+static void check_on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *b)
 {
     check_run *r = stream->data;
     (void)b;
     if (nread > 0 && buf_len(&r->output) < CHECK_OUTPUT_MAX)
         buf_commit(&r->output, (size_t)nread);
-    if (nread < 0) {              /* UV_EOF, or an error: the end either way */
+    if (nread < 0) { /* UV_EOF, or an error: the end either way */
         uv_close((uv_handle_t *)stream, NULL);
         r->is_eof = true;
         check_maybe_done(r);
@@ -103,12 +101,12 @@ static int check_run_program(const ctl_conf *conf, const ctl_proc_conf *p,
         return err;
     }
     uv_stdio_container_t stdio[3] = {
-        { .flags = UV_IGNORE },
-        { .flags = UV_INHERIT_FD, .data.fd = fds[1] },
-        { .flags = UV_INHERIT_FD, .data.fd = fds[1] },
+        {.flags = UV_IGNORE},
+        {.flags = UV_INHERIT_FD, .data.fd = fds[1]},
+        {.flags = UV_INHERIT_FD, .data.fd = fds[1]},
     };
-    char *args[] = { p->path, (char *)"-c", conf->config_path,
-                     (char *)"--check-config", NULL };
+    char *args[] = {p->path, (char *)"-c", conf->config_path,
+                    (char *)"--check-config", NULL};
     uv_process_options_t opts = {
         .exit_cb = check_on_exit,
         .file = p->path,
@@ -143,11 +141,11 @@ static int check_run_program(const ctl_conf *conf, const ctl_proc_conf *p,
 /* Checks one process. Returns true when its section is fine. */
 static bool check_process(const ctl_conf *conf, const ctl_proc_conf *p)
 {
-    check_run r = { .status = 0 };
+    check_run r = {.status = 0};
     buf_init(&r.output);
     int err = check_run_program(conf, p, &r);
-    bool is_ok = err == 0 && r.has_exited && !r.is_timed_out &&
-                 r.signum == 0 && r.status == 0;
+    bool is_ok = err == 0 && r.has_exited && !r.is_timed_out && r.signum == 0 &&
+                 r.status == 0;
     if (is_ok) {
         buf_close(&r.output);
         return true;
@@ -169,9 +167,10 @@ static bool check_process(const ctl_conf *conf, const ctl_proc_conf *p)
                 conf->config_path, p->program,
                 ctl_signal_name(r.signum, sig, sizeof sig));
     else if (buf_len(&r.output) == 0)
-        fprintf(stderr, "%s: %s --check-config failed with status %lld and "
-                "said nothing\n", conf->config_path, p->program,
-                (long long)r.status);
+        fprintf(stderr,
+                "%s: %s --check-config failed with status %lld and "
+                "said nothing\n",
+                conf->config_path, p->program, (long long)r.status);
     buf_close(&r.output);
     return false;
 }
@@ -200,7 +199,7 @@ int ctl_cmd_check_config(const char *config, int argc, char **argv)
     ctl_conf *conf;
     if (ctl_conf_open(config, &conf) != 0)
         return CTL_EXIT_FAIL;
-    cfg_diag diag = { .line = 0 };
+    cfg_diag diag = {.line = 0};
     bool is_ok = check_state_dir(conf);
     if (ctl_conf_find_programs(conf, &diag) != 0) {
         cfg_diag_print(&diag);

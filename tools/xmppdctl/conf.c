@@ -64,14 +64,13 @@ static int conf_read_log(ctl_conf *conf, const cfg_node *root, cfg_diag *diag)
     const cfg_node *log = cfg_child(root, "log");
     if (!log)
         return 0;
-    static const char *const log_attrs[] = { "level", "to", NULL };
+    static const char *const log_attrs[] = {"level", "to", NULL};
     if (cfg_check_attrs(log, log_attrs, diag) != 0)
         return XE_CONFIG;
     const char *level = cfg_attr(log, "level");
     if (level && log_level_parse(level, &conf->level) != 0)
-        return cfg_error(diag, log,
-                         "level \"%s\" is not error, warn, info or debug",
-                         level);
+        return cfg_error(
+            diag, log, "level \"%s\" is not error, warn, info or debug", level);
     const char *to = cfg_attr(log, "to");
     if (!to || strcmp(to, "stderr") == 0)
         conf->log_to = LOG_TO_STDERR;
@@ -80,8 +79,8 @@ static int conf_read_log(ctl_conf *conf, const cfg_node *root, cfg_diag *diag)
     else if (strcmp(to, "syslog") == 0)
         conf->log_to = LOG_TO_SYSLOG;
     else
-        return cfg_error(diag, log,
-                         "to \"%s\" is not stderr, file or syslog", to);
+        return cfg_error(diag, log, "to \"%s\" is not stderr, file or syslog",
+                         to);
     return 0;
 }
 
@@ -92,8 +91,8 @@ static int conf_read_run(ctl_conf *conf, const cfg_node *root, cfg_diag *diag)
         return cfg_error(diag, root,
                          "<run> is missing: list the processes to start here, "
                          "e.g. <run><process name=\"router\"/></run>");
-    static const char *const run_attrs[] = { NULL };
-    static const char *const process_attrs[] = { "name", NULL };
+    static const char *const run_attrs[] = {NULL};
+    static const char *const process_attrs[] = {"name", NULL};
     if (cfg_check_attrs(run, run_attrs, diag) != 0)
         return XE_CONFIG;
 
@@ -106,7 +105,8 @@ static int conf_read_run(ctl_conf *conf, const cfg_node *root, cfg_diag *diag)
         if (strcmp(cfg_name(n), "process") != 0)
             return cfg_error(diag, n,
                              "unknown element <%s>; only <process "
-                             "name=\"...\"/> belongs here", cfg_name(n));
+                             "name=\"...\"/> belongs here",
+                             cfg_name(n));
         const char *name;
         if (cfg_check_attrs(n, process_attrs, diag) != 0 ||
             cfg_required(n, "name", &name, diag) != 0)
@@ -115,12 +115,14 @@ static int conf_read_run(ctl_conf *conf, const cfg_node *root, cfg_diag *diag)
             return cfg_error(diag, n,
                              "process name \"%s\" must be 1 to %d of "
                              "a-z, 0-9, '-' and '_', starting with a letter "
-                             "or digit", name, CONF_NAME_MAX);
+                             "or digit",
+                             name, CONF_NAME_MAX);
         for (size_t i = 0; i < conf->nprocs; i++) {
             if (strcmp(conf->procs[i].name, name) == 0)
                 return cfg_error(diag, n,
                                  "process \"%s\" is listed twice (first "
-                                 "on line %d)", name, conf->procs[i].line);
+                                 "on line %d)",
+                                 name, conf->procs[i].line);
         }
         ctl_proc_conf *p = &conf->procs[conf->nprocs++];
         p->name = xstrdup(name);
@@ -163,7 +165,7 @@ int ctl_conf_load(const char *path, ctl_conf **out, cfg_diag *diag)
     conf->state_dir = proc_state_dir(conf->cfg);
     size_t len = strlen(conf->state_dir);
     if (len > 2 && strcmp(conf->state_dir + len - 2, "/.") == 0)
-        conf->state_dir[len - 2] = '\0';     /* "DIR/." reads as DIR */
+        conf->state_dir[len - 2] = '\0'; /* "DIR/." reads as DIR */
     conf->run_dir = xasprintf("%s/run", conf->state_dir);
     conf->log_dir = xasprintf("%s/log", conf->state_dir);
     int err = conf_read_log(conf, root, diag);
@@ -268,7 +270,7 @@ int ctl_conf_find_programs(ctl_conf *conf, cfg_diag *diag)
 
 int ctl_conf_open(const char *given, ctl_conf **out)
 {
-    cfg_diag diag = { .line = 0 };
+    cfg_diag diag = {.line = 0};
     if (ctl_conf_load(ctl_config_choose(given), out, &diag) != 0) {
         cfg_diag_print(&diag);
         return CTL_EXIT_FAIL;

@@ -14,7 +14,7 @@
 #include "libcommon/cfg.h"
 #include "libcommon/log.h"
 
-#define CTL_WHO "xmppdctl"                /* "who" in our log lines */
+#define CTL_WHO "xmppdctl" /* "who" in our log lines */
 #define CTL_DEFAULT_CONFIG "/etc/xmppd/xmppd.xml"
 
 /* Exit statuses; 3 is LSB's "program is not running" for status. */
@@ -27,34 +27,34 @@ enum {
 
 /* Timings of the supervisor and of `stop`. */
 enum {
-    CTL_SETTLE_MS = 300,          /* a new process must live this long */
-    CTL_ROUTER_READY_MS = 5000,   /* wait for router.ctl after that */
-    CTL_STOP_GRACE_MS = 10000,    /* SIGTERM, then SIGKILL after this */
+    CTL_SETTLE_MS = 300,        /* a new process must live this long */
+    CTL_ROUTER_READY_MS = 5000, /* wait for router.ctl after that */
+    CTL_STOP_GRACE_MS = 10000,  /* SIGTERM, then SIGKILL after this */
     CTL_SUPERVISOR_STOP_MS = 30000,
-    CTL_BACKOFF_MAX_S = 60,       /* restart delay cap */
-    CTL_STABLE_MS = 60000,        /* up this long resets the backoff */
+    CTL_BACKOFF_MAX_S = 60, /* restart delay cap */
+    CTL_STABLE_MS = 60000,  /* up this long resets the backoff */
 };
 
 /* ---- conf.c: the parts of xmppd.xml that xmppdctl reads ---- */
 
 typedef struct ctl_proc_conf {
-    char *name;                   /* "router" */
-    char *program;                /* "xmppd-router" */
-    char *path;                   /* the executable, after ctl_conf_find_programs() */
-    int line;                     /* of its <process> element */
+    char *name;    /* "router" */
+    char *program; /* "xmppd-router" */
+    char *path;    /* set by ctl_conf_find_programs() */
+    int line;      /* of its <process> element */
 } ctl_proc_conf;
 
 typedef struct ctl_conf {
     cfg *cfg;
-    char *config_path;            /* absolute, as handed to every process */
-    char *state_dir;              /* absolute */
-    char *run_dir;                /* STATE/run: PID files and the status file */
-    char *log_dir;                /* STATE/log */
-    char *router_ctl;             /* the router's control socket, absolute */
-    bool has_router_ctl;          /* configured, so the router will make it */
+    char *config_path;   /* absolute, as handed to every process */
+    char *state_dir;     /* absolute */
+    char *run_dir;       /* STATE/run: PID files and the status file */
+    char *log_dir;       /* STATE/log */
+    char *router_ctl;    /* the router's control socket, absolute */
+    bool has_router_ctl; /* configured, so the router will make it */
     log_level level;
     log_target log_to;
-    ctl_proc_conf *procs;         /* <run> order */
+    ctl_proc_conf *procs; /* <run> order */
     size_t nprocs;
 } ctl_conf;
 
@@ -63,11 +63,11 @@ typedef struct ctl_conf {
  * the config file's folder). On success *out is a new ctl_conf the caller
  * frees with ctl_conf_free(). Returns 0 or XE_CONFIG with diag filled. */
 int ctl_conf_load(const char *path, ctl_conf **out, cfg_diag *diag);
-void ctl_conf_free(ctl_conf *conf);                 /* NULL is fine */
+void ctl_conf_free(ctl_conf *conf); /* NULL is fine */
 /* Finds xmppd-NAME for every process: next to our own executable first, then
  * in $PATH. Returns 0 or XE_CONFIG naming the first one missing. */
 int ctl_conf_find_programs(ctl_conf *conf, cfg_diag *diag);
-/* The config file to use: the -c value, else $XMPPD_CONFIG, else the default. */
+/* The config file: the -c value, else $XMPPD_CONFIG, else the default. */
 const char *ctl_config_choose(const char *given);
 /* Loads the chosen file for a command, printing any error. Returns 0 or
  * CTL_EXIT_FAIL. */
@@ -83,9 +83,9 @@ int ctl_dirs_create(const ctl_conf *conf);
 /* ---- proc.c: PID files and what /proc says about a pid ---- */
 
 typedef enum {
-    CTL_PID_NONE,                 /* no PID file */
-    CTL_PID_STALE,                /* a PID file whose process is gone */
-    CTL_PID_LIVE,                 /* the process runs */
+    CTL_PID_NONE,  /* no PID file */
+    CTL_PID_STALE, /* a PID file whose process is gone */
+    CTL_PID_LIVE,  /* the process runs */
 } ctl_pid_state;
 
 /* Reads path and checks that its pid runs program (argv[0], or the script of
@@ -121,12 +121,13 @@ const char *ctl_signal_name(int signum, char *out, size_t size);
 
 typedef struct ctl_status_entry {
     char name[64];
-    char state[16];               /* starting running backoff stopping stopped */
-    long pid;                     /* 0 when not running */
+    char state[16]; /* idle starting running backoff
+                       stopping stopped */
+    long pid;       /* 0 when not running */
     unsigned restarts;
-    long since;                   /* epoch seconds of the last start, or 0 */
-    long retry_at;                /* epoch seconds of the next restart, or 0 */
-    char last[128];               /* how it last ended, "" when it has not */
+    long since;     /* epoch seconds of the last start, or 0 */
+    long retry_at;  /* epoch seconds of the next restart, or 0 */
+    char last[128]; /* how it last ended, "" when it has not */
 } ctl_status_entry;
 
 typedef struct ctl_status {
@@ -159,12 +160,12 @@ int ctl_supervise(const ctl_conf *conf, bool is_foreground, int lock_fd,
 
 typedef int ctl_command_fn(const char *config, int argc, char **argv);
 
-ctl_command_fn ctl_cmd_start;             /* start.c */
-ctl_command_fn ctl_cmd_restart;           /* start.c */
-ctl_command_fn ctl_cmd_stop;              /* stop.c */
-ctl_command_fn ctl_cmd_status;            /* status.c */
-ctl_command_fn ctl_cmd_check_config;      /* check.c */
+ctl_command_fn ctl_cmd_start;        /* start.c */
+ctl_command_fn ctl_cmd_restart;      /* start.c */
+ctl_command_fn ctl_cmd_stop;         /* stop.c */
+ctl_command_fn ctl_cmd_status;       /* status.c */
+ctl_command_fn ctl_cmd_check_config; /* check.c */
 
-void ctl_help_print(FILE *out);           /* help.c: the manual */
-void ctl_usage_print(FILE *out);          /* main.c: the short form */
+void ctl_help_print(FILE *out);  /* help.c: the manual */
+void ctl_usage_print(FILE *out); /* main.c: the short form */
 #endif

@@ -7,7 +7,7 @@
 
 typedef struct ctl_command {
     const char *name;
-    const char *args;             /* shown in the usage */
+    const char *args; /* shown in the usage */
     ctl_command_fn *run;
 } ctl_command;
 
@@ -22,12 +22,12 @@ static int ctl_cmd_help(const char *config, int argc, char **argv)
 
 /* A new command is one line here, one function and a section of the manual. */
 static const ctl_command ctl_commands[] = {
-    { .name = "start", .args = " [-f]", .run = ctl_cmd_start },
-    { .name = "stop", .args = "", .run = ctl_cmd_stop },
-    { .name = "restart", .args = " [-f]", .run = ctl_cmd_restart },
-    { .name = "status", .args = "", .run = ctl_cmd_status },
-    { .name = "check-config", .args = "", .run = ctl_cmd_check_config },
-    { .name = "help", .args = "", .run = ctl_cmd_help },
+    {.name = "start", .args = " [-f]", .run = ctl_cmd_start},
+    {.name = "stop", .args = "", .run = ctl_cmd_stop},
+    {.name = "restart", .args = " [-f]", .run = ctl_cmd_restart},
+    {.name = "status", .args = "", .run = ctl_cmd_status},
+    {.name = "check-config", .args = "", .run = ctl_cmd_check_config},
+    {.name = "help", .args = "", .run = ctl_cmd_help},
 };
 
 void ctl_usage_print(FILE *out)

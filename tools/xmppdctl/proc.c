@@ -49,7 +49,7 @@ static const char *proc_stat_fields(pid_t pid, char *buf, size_t size)
     char *close_paren = strrchr(buf, ')');
     if (!close_paren || close_paren[1] != ' ')
         return NULL;
-    return close_paren + 2;                  /* field 3, the state */
+    return close_paren + 2; /* field 3, the state */
 }
 
 static bool proc_is_alive(pid_t pid)
@@ -93,7 +93,7 @@ bool ctl_pid_runs(pid_t pid, const char *program)
     if (proc_read(pid, "comm", comm, sizeof comm) <= 0)
         return false;
     comm[strcspn(comm, "\n")] = '\0';
-    return strncmp(comm, program, 15) == 0;  /* the kernel keeps 15 bytes */
+    return strncmp(comm, program, 15) == 0; /* the kernel keeps 15 bytes */
 }
 
 static pid_t proc_pidfile_read(const char *path)
@@ -155,8 +155,8 @@ int ctl_pidfile_lock(const char *path, int *fd)
     if (f < 0)
         return uv_translate_sys_error(errno);
     if (flock(f, LOCK_EX | LOCK_NB) != 0) {
-        int err = errno == EWOULDBLOCK ? UV_EBUSY
-                                       : uv_translate_sys_error(errno);
+        int err =
+            errno == EWOULDBLOCK ? UV_EBUSY : uv_translate_sys_error(errno);
         close(f);
         return err;
     }
@@ -206,8 +206,8 @@ double ctl_pid_uptime_s(pid_t pid)
 
 static void proc_sleep_ms(long ms)
 {
-    struct timespec ts = { .tv_sec = ms / 1000,
-                           .tv_nsec = (ms % 1000) * 1000000L };
+    struct timespec ts = {.tv_sec = ms / 1000,
+                          .tv_nsec = (ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
         continue;
 }
@@ -282,13 +282,16 @@ const char *ctl_fmt_duration(double s, char *out, size_t size)
 
 const char *ctl_signal_name(int signum, char *out, size_t size)
 {
-    static const struct { int num; const char *name; } names[] = {
-        { SIGHUP, "SIGHUP" },   { SIGINT, "SIGINT" },   { SIGQUIT, "SIGQUIT" },
-        { SIGILL, "SIGILL" },   { SIGTRAP, "SIGTRAP" }, { SIGABRT, "SIGABRT" },
-        { SIGBUS, "SIGBUS" },   { SIGFPE, "SIGFPE" },   { SIGKILL, "SIGKILL" },
-        { SIGUSR1, "SIGUSR1" }, { SIGSEGV, "SIGSEGV" }, { SIGUSR2, "SIGUSR2" },
-        { SIGPIPE, "SIGPIPE" }, { SIGALRM, "SIGALRM" }, { SIGTERM, "SIGTERM" },
-        { SIGXCPU, "SIGXCPU" }, { SIGXFSZ, "SIGXFSZ" }, { SIGSYS, "SIGSYS" },
+    static const struct {
+        int num;
+        const char *name;
+    } names[] = {
+        {SIGHUP, "SIGHUP"},   {SIGINT, "SIGINT"},   {SIGQUIT, "SIGQUIT"},
+        {SIGILL, "SIGILL"},   {SIGTRAP, "SIGTRAP"}, {SIGABRT, "SIGABRT"},
+        {SIGBUS, "SIGBUS"},   {SIGFPE, "SIGFPE"},   {SIGKILL, "SIGKILL"},
+        {SIGUSR1, "SIGUSR1"}, {SIGSEGV, "SIGSEGV"}, {SIGUSR2, "SIGUSR2"},
+        {SIGPIPE, "SIGPIPE"}, {SIGALRM, "SIGALRM"}, {SIGTERM, "SIGTERM"},
+        {SIGXCPU, "SIGXCPU"}, {SIGXFSZ, "SIGXFSZ"}, {SIGSYS, "SIGSYS"},
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         if (names[i].num == signum)

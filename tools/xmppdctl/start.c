@@ -26,7 +26,8 @@ static int start_parse(const char *command, int argc, char **argv,
 {
     *is_foreground = false;
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "-f") == 0 || strcmp(argv[i], "--foreground") == 0) {
+        if (strcmp(argv[i], "-f") == 0 ||
+            strcmp(argv[i], "--foreground") == 0) {
             *is_foreground = true;
         } else {
             fprintf(stderr, "xmppdctl %s: unknown argument '%s'\n", command,
@@ -47,8 +48,10 @@ static int start_check_not_running(const ctl_conf *conf)
     ctl_pid_state state = ctl_pidfile_check(path, "xmppdctl", &pid);
     free(path);
     if (state == CTL_PID_LIVE) {
-        fprintf(stderr, "xmppdctl: already running (supervisor pid %ld); "
-                "use 'xmppdctl stop' or 'xmppdctl restart'\n", (long)pid);
+        fprintf(stderr,
+                "xmppdctl: already running (supervisor pid %ld); "
+                "use 'xmppdctl stop' or 'xmppdctl restart'\n",
+                (long)pid);
         return CTL_EXIT_FAIL;
     }
     for (size_t i = 0; i < conf->nprocs; i++) {
@@ -57,9 +60,10 @@ static int start_check_not_running(const ctl_conf *conf)
         state = ctl_pidfile_check(path, p->program, &pid);
         free(path);
         if (state == CTL_PID_LIVE) {
-            fprintf(stderr, "xmppdctl: %s is still running (pid %ld) without "
-                    "a supervisor; run 'xmppdctl stop' first\n", p->name,
-                    (long)pid);
+            fprintf(stderr,
+                    "xmppdctl: %s is still running (pid %ld) without "
+                    "a supervisor; run 'xmppdctl stop' first\n",
+                    p->name, (long)pid);
             return CTL_EXIT_FAIL;
         }
     }
@@ -108,8 +112,8 @@ static int start_daemon_main(const ctl_conf *conf, int notify_fd)
         /* "/" always exists; nothing depends on the working directory */
     }
     char *log_path = ctl_log_path(conf, "xmppdctl");
-    int log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-                      0640);
+    int log_fd =
+        open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
     int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (log_fd < 0 || null_fd < 0) {
         char *text = xasprintf("cannot open %s: %s", log_path,
@@ -148,8 +152,8 @@ static int start_daemon_main(const ctl_conf *conf, int notify_fd)
  * one (a process died at start). */
 static int start_wait(const ctl_conf *conf, int fd)
 {
-    long budget_ms = START_WAIT_BASE_MS +
-                     START_WAIT_PER_PROC_MS * (long)conf->nprocs;
+    long budget_ms =
+        START_WAIT_BASE_MS + START_WAIT_PER_PROC_MS * (long)conf->nprocs;
     uint64_t deadline = uv_hrtime() + (uint64_t)budget_ms * 1000000;
     buf in;
     buf_init(&in);
@@ -157,16 +161,17 @@ static int start_wait(const ctl_conf *conf, int fd)
     int rc = -1;
     while (rc < 0) {
         uint64_t now = uv_hrtime();
-        int timeout_ms = now >= deadline ? 0
-                                         : (int)((deadline - now) / 1000000);
-        struct pollfd pfd = { .fd = fd, .events = POLLIN };
+        int timeout_ms =
+            now >= deadline ? 0 : (int)((deadline - now) / 1000000);
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
         int ready = poll(&pfd, 1, timeout_ms);
         if (ready < 0 && errno == EINTR)
             continue;
         if (ready == 0) {
-            fprintf(stderr, "xmppdctl: no word from the supervisor within "
-                    "%lds; see %s/xmppdctl.log\n", budget_ms / 1000,
-                    conf->log_dir);
+            fprintf(stderr,
+                    "xmppdctl: no word from the supervisor within "
+                    "%lds; see %s/xmppdctl.log\n",
+                    budget_ms / 1000, conf->log_dir);
             rc = CTL_EXIT_FAIL;
             break;
         }
@@ -176,7 +181,8 @@ static int start_wait(const ctl_conf *conf, int fd)
             continue;
         if (n <= 0) {
             if (!has_failed)
-                fprintf(stderr, "xmppdctl: the supervisor exited before "
+                fprintf(stderr,
+                        "xmppdctl: the supervisor exited before "
                         "everything started; see %s/xmppdctl.log\n",
                         conf->log_dir);
             rc = CTL_EXIT_FAIL;
@@ -209,7 +215,7 @@ static int start_wait(const ctl_conf *conf, int fd)
 static int start_daemon(const ctl_conf *conf)
 {
     uv_file fds[2];
-    int err = uv_pipe(fds, 0, 0);          /* both ends close on exec */
+    int err = uv_pipe(fds, 0, 0); /* both ends close on exec */
     if (err != 0) {
         fprintf(stderr, "xmppdctl: pipe: %s\n", xe_str(err));
         return CTL_EXIT_FAIL;
@@ -252,7 +258,7 @@ int ctl_cmd_start(const char *config, int argc, char **argv)
     ctl_conf *conf;
     if (ctl_conf_open(config, &conf) != 0)
         return CTL_EXIT_FAIL;
-    cfg_diag diag = { .line = 0 };
+    cfg_diag diag = {.line = 0};
     if (ctl_conf_find_programs(conf, &diag) != 0) {
         cfg_diag_print(&diag);
         rc = CTL_EXIT_FAIL;
@@ -272,7 +278,7 @@ int ctl_cmd_restart(const char *config, int argc, char **argv)
     int rc = start_parse("restart", argc, argv, &is_foreground);
     if (rc != 0)
         return rc;
-    char *stop_argv[] = { (char *)"stop", NULL };
+    char *stop_argv[] = {(char *)"stop", NULL};
     rc = ctl_cmd_stop(config, 1, stop_argv);
     if (rc != 0)
         return rc;

@@ -36,7 +36,7 @@ static void status_print_report_line(const char *line, size_t len)
  * (lines of text) and closes. */
 static void status_router_report(const char *path)
 {
-    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
     if (strlen(path) >= sizeof addr.sun_path) {
         printf("    (no report: the control socket path %s is too long)\n",
                path);
@@ -49,7 +49,7 @@ static void status_router_report(const char *path)
                xe_str(uv_translate_sys_error(errno)));
         return;
     }
-    struct timeval tv = { .tv_sec = STATUS_REPORT_TIMEOUT_S };
+    struct timeval tv = {.tv_sec = STATUS_REPORT_TIMEOUT_S};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
@@ -117,7 +117,7 @@ static const char *status_describe_down(const ctl_status_entry *e, char *out,
     if (len < size && e->last[0])
         len += (size_t)snprintf(out + len, size - len, "last %s, ", e->last);
     if (len >= 2 && len < size)
-        out[len - 2] = '\0';                 /* the final ", " */
+        out[len - 2] = '\0'; /* the final ", " */
     return out;
 }
 
@@ -146,7 +146,7 @@ int ctl_cmd_status(const char *config, int argc, char **argv)
     char up[32];
 
     /* The status file speaks for a live supervisor only. */
-    ctl_status st = { .count = 0 };
+    ctl_status st = {.count = 0};
     char *status_path = ctl_status_path(conf);
     if (state != CTL_PID_LIVE || ctl_status_read(status_path, &st) != 0 ||
         st.supervisor_pid != (long)pid)

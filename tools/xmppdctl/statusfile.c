@@ -4,7 +4,10 @@
  *
  *   # xmppdctl status; rewritten by the supervisor on every change
  *   supervisor pid=4242 since=1764170000
- *   process name=router state=running pid=4243 restarts=2 since=1764170031 retry-at=0 last=killed by SIGKILL
+ *   process name=router state=running pid=4243 restarts=2 since=1764170031
+ *     retry-at=0 last=killed by SIGKILL
+ *
+ * (the process line is one line, broken here to fit).
  *
  * One "process" line per process in <run> order. "last" comes last and takes
  * the rest of the line, so it may hold spaces; other values hold none. */

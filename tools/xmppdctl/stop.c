@@ -93,8 +93,8 @@ static void stop_list_collect(stop_list *list, const ctl_conf *conf)
 static int stop_target_stop(stop_target *t)
 {
     bool was_killed;
-    int err = ctl_pid_terminate(t->pid, t->program, CTL_STOP_GRACE_MS,
-                                &was_killed);
+    int err =
+        ctl_pid_terminate(t->pid, t->program, CTL_STOP_GRACE_MS, &was_killed);
     if (err != 0) {
         fprintf(stderr, "xmppdctl: cannot stop %s (pid %ld): %s\n", t->name,
                 (long)t->pid, xe_str(err));
@@ -109,12 +109,15 @@ static int stop_target_stop(stop_target *t)
 static int stop_supervisor(pid_t pid, stop_list *list)
 {
     if (kill(pid, SIGTERM) != 0 && errno != ESRCH) {
-        fprintf(stderr, "xmppdctl: cannot signal the supervisor (pid %ld): "
-                "%s\n", (long)pid, xe_str(uv_translate_sys_error(errno)));
+        fprintf(stderr,
+                "xmppdctl: cannot signal the supervisor (pid %ld): "
+                "%s\n",
+                (long)pid, xe_str(uv_translate_sys_error(errno)));
         return CTL_EXIT_FAIL;
     }
     if (!ctl_pid_wait_gone(pid, "xmppdctl", CTL_SUPERVISOR_STOP_MS)) {
-        fprintf(stderr, "xmppdctl: the supervisor (pid %ld) did not exit "
+        fprintf(stderr,
+                "xmppdctl: the supervisor (pid %ld) did not exit "
                 "within %ds; its processes may still be stopping\n",
                 (long)pid, CTL_SUPERVISOR_STOP_MS / 1000);
         return CTL_EXIT_FAIL;
@@ -126,8 +129,10 @@ static int stop_supervisor(pid_t pid, stop_list *list)
         if (t->state != CTL_PID_LIVE)
             continue;
         if (ctl_pid_runs(t->pid, t->program)) {
-            fprintf(stderr, "xmppdctl: %s (pid %ld) outlived the supervisor; "
-                    "stopping it\n", t->name, (long)t->pid);
+            fprintf(stderr,
+                    "xmppdctl: %s (pid %ld) outlived the supervisor; "
+                    "stopping it\n",
+                    t->name, (long)t->pid);
             if (stop_target_stop(t) != 0)
                 rc = CTL_EXIT_FAIL;
         } else {
@@ -173,12 +178,11 @@ int ctl_cmd_stop(const char *config, int argc, char **argv)
     ctl_conf *conf;
     if (ctl_conf_open(config, &conf) != 0)
         return CTL_EXIT_FAIL;
-    stop_list list = { .count = 0 };
+    stop_list list = {.count = 0};
     stop_list_collect(&list, conf);
     char *sup_path = ctl_pid_path(conf, "xmppdctl");
     pid_t sup_pid;
-    ctl_pid_state sup_state = ctl_pidfile_check(sup_path, "xmppdctl",
-                                                &sup_pid);
+    ctl_pid_state sup_state = ctl_pidfile_check(sup_path, "xmppdctl", &sup_pid);
     int rc;
     if (sup_state == CTL_PID_LIVE) {
         rc = stop_supervisor(sup_pid, &list);

@@ -21,11 +21,11 @@
 enum { SUP_READY_POLL_MS = 50, SUP_KILL_WAIT_MS = 5000 };
 
 typedef enum {
-    SUP_IDLE,                     /* not started yet */
-    SUP_STARTING,                 /* spawned; must stay up CTL_SETTLE_MS */
+    SUP_IDLE,     /* not started yet */
+    SUP_STARTING, /* spawned; must stay up CTL_SETTLE_MS */
     SUP_RUNNING,
-    SUP_BACKOFF,                  /* died; the timer restarts it */
-    SUP_STOPPING,                 /* sent SIGTERM (or SIGKILL) */
+    SUP_BACKOFF,  /* died; the timer restarts it */
+    SUP_STOPPING, /* sent SIGTERM (or SIGKILL) */
     SUP_STOPPED,
 } sup_state;
 
@@ -37,23 +37,23 @@ typedef struct sup sup;
 
 typedef struct sup_proc {
     uv_process_t process;
-    uv_timer_t timer;             /* settle, readiness, backoff or kill deadline */
+    uv_timer_t timer; /* settle, readiness, backoff or kill */
     sup *sup;
     const ctl_proc_conf *conf;
     char *pid_path;
     char *log_path;
     sup_state state;
-    bool is_process_open;         /* spawned and not yet closed by libuv */
-    bool was_killed;              /* SIGKILL sent while stopping */
-    pid_t pid;                    /* 0 when not running */
-    uint64_t spawned_ns;          /* uv_hrtime() at spawn */
+    bool is_process_open; /* spawned and not yet closed by libuv */
+    bool was_killed;      /* SIGKILL sent while stopping */
+    pid_t pid;            /* 0 when not running */
+    uint64_t spawned_ns;  /* uv_hrtime() at spawn */
     time_t spawned_at;
     struct timespec spawned_coarse; /* the file system's clock, at spawn */
     uint64_t ready_waited_ms;
     unsigned restarts;
-    unsigned backoff_s;           /* the delay before the next restart */
+    unsigned backoff_s; /* the delay before the next restart */
     time_t retry_at;
-    char last[128];               /* how it last ended */
+    char last[128]; /* how it last ended */
 } sup_proc;
 
 struct sup {
@@ -64,19 +64,19 @@ struct sup {
     const ctl_conf *conf;
     sup_proc *procs;
     size_t nprocs;
-    size_t next_start;            /* the initial start's position */
-    size_t stop_left;             /* procs[0, stop_left) still to stop */
+    size_t next_start; /* the initial start's position */
+    size_t stop_left;  /* procs[0, stop_left) still to stop */
     bool is_starting;
     bool is_stopping;
     bool is_foreground;
-    bool is_finished;             /* our files are gone; write no more */
+    bool is_finished; /* our files are gone; write no more */
     int lock_fd;
     int notify_fd;
     int null_fd;
     int exit_code;
     time_t started_at;
     char *status_path;
-    char *pid_path;               /* our own */
+    char *pid_path; /* our own */
 };
 
 static void sup_start_next(sup *s);
@@ -102,7 +102,7 @@ static void sup_notify(sup *s, const char *kind, const char *fmt, ...)
         ssize_t w = write(s->notify_fd, line + off, len - off);
         if (w < 0 && errno == EINTR)
             continue;
-        if (w <= 0) {             /* `start` is gone; carry on without it */
+        if (w <= 0) { /* `start` is gone; carry on without it */
             close(s->notify_fd);
             s->notify_fd = -1;
             return;
@@ -157,8 +157,8 @@ static int sup_spawn(sup_proc *p)
     sup *s = p->sup;
     int log_fd = -1;
     if (!s->is_foreground) {
-        log_fd = open(p->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-                      0640);
+        log_fd =
+            open(p->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
         if (log_fd < 0) {
             int err = uv_translate_sys_error(errno);
             log_error(CTL_WHO, "cannot open %s for %s: %s", p->log_path,
@@ -169,13 +169,13 @@ static int sup_spawn(sup_proc *p)
     /* In the foreground the children share our terminal, so one window shows
      * every log; in the background each writes its own file. */
     uv_stdio_container_t stdio[3] = {
-        { .flags = UV_INHERIT_FD, .data.fd = s->null_fd },
-        { .flags = UV_INHERIT_FD,
-          .data.fd = log_fd >= 0 ? log_fd : STDOUT_FILENO },
-        { .flags = UV_INHERIT_FD,
-          .data.fd = log_fd >= 0 ? log_fd : STDERR_FILENO },
+        {.flags = UV_INHERIT_FD, .data.fd = s->null_fd},
+        {.flags = UV_INHERIT_FD,
+         .data.fd = log_fd >= 0 ? log_fd : STDOUT_FILENO},
+        {.flags = UV_INHERIT_FD,
+         .data.fd = log_fd >= 0 ? log_fd : STDERR_FILENO},
     };
-    char *args[] = { p->conf->path, (char *)"-c", s->conf->config_path, NULL };
+    char *args[] = {p->conf->path, (char *)"-c", s->conf->config_path, NULL};
     /* The log file libcommon opens (and reopens on SIGHUP) is no child's
      * business; neither is anything we inherited. */
     ctl_fds_cloexec();
@@ -226,8 +226,8 @@ static void sup_on_backoff(uv_timer_t *timer);
 static void sup_schedule_restart(sup_proc *p, const char *why)
 {
     unsigned delay_s = p->backoff_s;
-    p->backoff_s = delay_s * 2 > CTL_BACKOFF_MAX_S ? CTL_BACKOFF_MAX_S
-                                                   : delay_s * 2;
+    p->backoff_s =
+        delay_s * 2 > CTL_BACKOFF_MAX_S ? CTL_BACKOFF_MAX_S : delay_s * 2;
     p->restarts++;
     p->state = SUP_BACKOFF;
     p->retry_at = time(NULL) + (time_t)delay_s;
@@ -239,7 +239,7 @@ static void sup_schedule_restart(sup_proc *p, const char *why)
 static void sup_on_backoff(uv_timer_t *timer)
 {
     sup_proc *p = timer->data;
-    if (p->is_process_open) {     /* libuv has not closed the old one yet */
+    if (p->is_process_open) { /* libuv has not closed the old one yet */
         uv_timer_start(timer, sup_on_backoff, SUP_READY_POLL_MS, 0);
         return;
     }
@@ -259,18 +259,20 @@ static void sup_on_stop_timeout(uv_timer_t *timer)
 {
     sup_proc *p = timer->data;
     if (!p->was_killed) {
-        log_warn(CTL_WHO, "%s (pid %ld) did not stop within %ds; sending "
-                 "SIGKILL", p->conf->name, (long)p->pid,
-                 CTL_STOP_GRACE_MS / 1000);
+        log_warn(CTL_WHO,
+                 "%s (pid %ld) did not stop within %ds; sending "
+                 "SIGKILL",
+                 p->conf->name, (long)p->pid, CTL_STOP_GRACE_MS / 1000);
         p->was_killed = true;
         uv_process_kill(&p->process, SIGKILL);
         uv_timer_start(timer, sup_on_stop_timeout, SUP_KILL_WAIT_MS, 0);
         return;
     }
     /* Stuck in the kernel. Its PID file stays, so status tells the truth. */
-    log_error(CTL_WHO, "%s (pid %ld) is still there %ds after SIGKILL; "
-              "leaving it", p->conf->name, (long)p->pid,
-              SUP_KILL_WAIT_MS / 1000);
+    log_error(CTL_WHO,
+              "%s (pid %ld) is still there %ds after SIGKILL; "
+              "leaving it",
+              p->conf->name, (long)p->pid, SUP_KILL_WAIT_MS / 1000);
     uv_close((uv_handle_t *)&p->process, sup_on_process_closed);
     p->state = SUP_STOPPED;
     p->sup->exit_code = CTL_EXIT_FAIL;
@@ -300,16 +302,17 @@ static void sup_on_exit(uv_process_t *handle, int64_t status, int signum)
     if (p->state == SUP_STOPPING) {
         bool is_clean = signum == SIGTERM || (signum == 0 && status == 0);
         if (is_clean)
-            log_info(CTL_WHO, "stopped %s (pid %ld)", p->conf->name,
-                     (long)pid);
+            log_info(CTL_WHO, "stopped %s (pid %ld)", p->conf->name, (long)pid);
         else
             log_warn(CTL_WHO, "stopped %s (pid %ld): %s", p->conf->name,
                      (long)pid, p->last);
         p->state = SUP_STOPPED;
         sup_stop_next(s);
     } else if (s->is_stopping) {
-        log_warn(CTL_WHO, "%s (pid %ld) %s after %s while stopping; not "
-                 "restarting", p->conf->name, (long)pid, p->last, up);
+        log_warn(CTL_WHO,
+                 "%s (pid %ld) %s after %s while stopping; not "
+                 "restarting",
+                 p->conf->name, (long)pid, p->last, up);
         p->state = SUP_STOPPED;
         sup_stop_next(s);
     } else if (s->is_starting) {
@@ -356,9 +359,10 @@ static void sup_on_settle(uv_timer_t *timer)
             uv_timer_start(timer, sup_on_settle, SUP_READY_POLL_MS, 0);
             return;
         }
-        log_warn(CTL_WHO, "router (pid %ld) runs, but its control socket %s "
-                 "did not appear within %ds; going on", (long)p->pid,
-                 s->conf->router_ctl, CTL_ROUTER_READY_MS / 1000);
+        log_warn(CTL_WHO,
+                 "router (pid %ld) runs, but its control socket %s "
+                 "did not appear within %ds; going on",
+                 (long)p->pid, s->conf->router_ctl, CTL_ROUTER_READY_MS / 1000);
     }
     p->state = SUP_RUNNING;
     log_info(CTL_WHO, "started %s (pid %ld)", p->conf->name, (long)p->pid);
@@ -412,8 +416,7 @@ static void sup_finish(sup *s)
     for (size_t i = 0; i < s->nprocs; i++) {
         sup_proc *p = &s->procs[i];
         sup_close_handle((uv_handle_t *)&p->timer);
-        if (p->is_process_open &&
-            !uv_is_closing((uv_handle_t *)&p->process))
+        if (p->is_process_open && !uv_is_closing((uv_handle_t *)&p->process))
             uv_close((uv_handle_t *)&p->process, sup_on_process_closed);
     }
     sup_close_handle((uv_handle_t *)&s->sig_term);
@@ -452,7 +455,7 @@ static void sup_stop_next(sup *s)
             return;
         }
         case SUP_STOPPING:
-            return;               /* its exit brings us back here */
+            return; /* its exit brings us back here */
         case SUP_BACKOFF:
             uv_timer_stop(&p->timer);
             p->state = SUP_STOPPED;
@@ -515,8 +518,8 @@ static void sup_on_hup(uv_signal_t *handle, int signum)
     int err = log_reopen();
     if (err != 0)
         log_error(CTL_WHO, "cannot reopen the log: %s", xe_str(err));
-    log_info(CTL_WHO, "SIGHUP: log reopened, passed on to %d process%s",
-             count, count == 1 ? "" : "es");
+    log_info(CTL_WHO, "SIGHUP: log reopened, passed on to %d process%s", count,
+             count == 1 ? "" : "es");
 }
 
 static void sup_signal_start(sup *s, uv_signal_t *h, uv_signal_cb cb, int sig)
