@@ -90,6 +90,7 @@ static void link_wire(link_conn *l, const char *data, size_t len)
 static void link_become_ready(link_conn *l)
 {
     l->state = LINK_READY;
+    net_conn_retain(l->net);    /* what the router never took is sent again */
     log_info(l->who, "attached to the router");
     if (buf_len(&l->queue)) {
         link_wire(l, buf_data(&l->queue), buf_len(&l->queue));

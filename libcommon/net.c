@@ -33,6 +33,11 @@ typedef struct net_host_count {
     char host[];
 } net_host_count;
 
+typedef struct net_msg {
+    uint64_t wire_end;            /* wire_queued just after the message */
+    size_t len;                   /* its bytes in retained */
+} net_msg;
+
 struct net_conn {
     union {
         uv_handle_t handle;
@@ -47,6 +52,14 @@ struct net_conn {
     tls_session *tls;
     buf out;                      /* bytes for the wire, not yet handed to libuv */
     buf inflight;                 /* bytes a uv_write owns */
+    /* Retention (net_conn_retain): a copy of each message sent, kept until
+     * the socket has taken all of its wire bytes. */
+    bool is_retaining;
+    buf retained;                 /* the messages not yet written, in order */
+    struct net_msg *msgs;         /* their sizes and where they end on the wire */
+    size_t msg_head, msg_tail, msg_cap;
+    uint64_t wire_queued;         /* wire bytes ever queued */
+    uint64_t wire_written;        /* wire bytes the socket took */
     uv_write_t wreq;
     net_timeout_fn *timeout_fn;
     net_conn *dirty_next;
@@ -129,6 +142,7 @@ static void net_tls_send(void *ud, const char *data, size_t len)
 {
     net_conn *c = ud;
     buf_append(&c->out, data, len);
+    c->wire_queued += len;
     net_mark_dirty(c);
 }
 
@@ -211,6 +225,7 @@ static net_conn *net_conn_new(void)
     net_conn *c = xalloc(sizeof *c);
     buf_init(&c->out);
     buf_init(&c->inflight);
+    buf_init(&c->retained);
     uv_timer_init(net_the_loop, &c->timer);
     c->timer.data = c;
     c->open_handles = 1;
@@ -282,14 +297,50 @@ size_t net_conn_queued(const net_conn *c)
     return buf_len(&c->out) + buf_len(&c->inflight);
 }
 
-size_t net_conn_unsent(const net_conn *c, const char **data)
+/* Drops the retained messages whose wire bytes the socket has taken. */
+static void net_retained_forget(net_conn *c, uint64_t written)
 {
-    if (c->tls) {
-        *data = NULL;
-        return 0;
+    while (c->msg_head < c->msg_tail && c->msgs[c->msg_head].wire_end <= written) {
+        buf_consume(&c->retained, c->msgs[c->msg_head].len);
+        c->msg_head++;
     }
-    *data = buf_data(&c->out);
-    return buf_len(&c->out);
+    if (c->msg_head == c->msg_tail)
+        c->msg_head = c->msg_tail = 0;
+}
+
+static void net_retain(net_conn *c, const char *data, size_t len)
+{
+    if (c->msg_tail == c->msg_cap) {
+        if (c->msg_head > 0) {         /* slide the live entries down */
+            memmove(c->msgs, c->msgs + c->msg_head,
+                    (c->msg_tail - c->msg_head) * sizeof *c->msgs);
+            c->msg_tail -= c->msg_head;
+            c->msg_head = 0;
+        }
+        if (c->msg_tail == c->msg_cap) {
+            c->msg_cap = c->msg_cap ? c->msg_cap * 2 : 64;
+            c->msgs = xrealloc(c->msgs, c->msg_cap * sizeof *c->msgs);
+        }
+    }
+    c->msgs[c->msg_tail++] = (net_msg){ .wire_end = c->wire_queued, .len = len };
+    buf_append(&c->retained, data, len);
+}
+
+void net_conn_retain(net_conn *c)
+{
+    c->is_retaining = true;
+}
+
+size_t net_conn_unsent(net_conn *c, const char **data)
+{
+    /* A uv_write under way may have written part of inflight: libuv knows
+     * how much it still holds. */
+    uint64_t written = c->wire_written;
+    if (c->is_writing && !c->is_closed)
+        written += buf_len(&c->inflight) - uv_stream_get_write_queue_size(&c->h.stream);
+    net_retained_forget(c, written);
+    *data = buf_data(&c->retained);
+    return buf_len(&c->retained);
 }
 
 void net_conn_set_low_water(net_conn *c, size_t bytes)
@@ -302,12 +353,19 @@ void net_conn_send(net_conn *c, const char *data, size_t len)
     if (c->is_closing || len == 0)
         return;
     if (c->tls) {
-        if (tls_session_send(c->tls, data, len) < 0)
+        if (tls_session_send(c->tls, data, len) < 0) {
             net_conn_fail(c, XE_TLS);
+            return;
+        }
     } else {
         buf_append(&c->out, data, len);
+        c->wire_queued += len;
         net_mark_dirty(c);
     }
+    /* Before the TLS handshake the ciphertext does not exist yet, so there
+     * is no wire offset to wait for: such early bytes are not retained. */
+    if (c->is_retaining && (!c->tls || tls_session_is_ready(c->tls)))
+        net_retain(c, data, len);
     if (c->low_water && net_conn_queued(c) > c->low_water)
         c->is_above_low = true;
 }
@@ -325,6 +383,11 @@ static void net_on_write(uv_write_t *req, int status)
 {
     net_conn *c = req->data;
     c->is_writing = false;
+    if (status == 0) {
+        c->wire_written += buf_len(&c->inflight);
+        if (c->is_retaining)
+            net_retained_forget(c, c->wire_written);
+    }
     buf_clear(&c->inflight);
     if (c->is_closed)
         return;
@@ -345,6 +408,9 @@ void net_conn_flush(net_conn *c)
         int n = uv_try_write(&c->h.stream, &b, 1);
         if (n > 0) {
             buf_consume(&c->out, (size_t)n);
+            c->wire_written += (uint64_t)n;
+            if (c->is_retaining)
+                net_retained_forget(c, c->wire_written);
         } else if (n < 0 && n != UV_EAGAIN) {
             buf_clear(&c->out);
             net_conn_fail(c, n);
@@ -438,6 +504,8 @@ static void net_on_handle_closed(uv_handle_t *h)
     tls_session_free(c->tls);
     buf_close(&c->out);
     buf_close(&c->inflight);
+    buf_close(&c->retained);
+    free(c->msgs);
     free(c);
 }
 

@@ -49,11 +49,15 @@ tls_session *net_conn_tls(net_conn *c);      /* NULL when plaintext */
 void net_conn_send(net_conn *c, const char *data, size_t len);
 size_t net_conn_queued(const net_conn *c);   /* bytes not yet on the wire */
 void net_conn_set_low_water(net_conn *c, size_t bytes);
-/* The queued bytes that no system call has taken yet, in the order sent;
- * whole messages as sent, since partial writes only happen to bytes that are
- * already past this queue. Plaintext connections only (0 under TLS). *data
- * stays valid until the next send or the end of the current callback. */
-size_t net_conn_unsent(const net_conn *c, const char **data);
+/* Keeps a copy of every later net_conn_send() until the socket has taken all
+ * of its bytes, for net_conn_unsent(). Each send counts as one message. */
+void net_conn_retain(net_conn *c);
+/* With retention: the messages the socket never took whole, in the order
+ * sent (a message partly written never reached the peer whole either).
+ * Bytes in the kernel's buffers count as taken. Messages sent before a TLS
+ * handshake finished are not retained. *data stays valid until the next
+ * send or the end of the current callback. */
+size_t net_conn_unsent(net_conn *c, const char **data);
 /* Writes what is queued now instead of at the end of the loop turn. */
 void net_conn_flush(net_conn *c);
 

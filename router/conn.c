@@ -286,6 +286,7 @@ static void conn_on_accept(net_listener *l, net_conn *c, unsigned same_host)
     r->n_conns++;
     net_conn_set_events(c, &conn_net_events, rc);
     net_conn_set_low_water(c, lim->send_queue_bytes / 4);
+    net_conn_retain(c);         /* a dying component's queue is routed again */
     if (r->is_stopping) {
         router_conn_close(rc, XS_STREAM_SYSTEM_SHUTDOWN, "the router is stopping");
         return;

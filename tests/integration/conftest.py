@@ -18,6 +18,7 @@ import itertools
 import os
 import re
 import select
+import shutil
 import signal
 import socket
 import ssl
@@ -518,6 +519,13 @@ class RawComponent:
         self.queue.clear()
         return out
 
+    def answered(self):
+        """True once something has arrived or the peer has closed; never
+        blocks."""
+        if not self.queue and not self.eof:
+            self._read(0)
+        return bool(self.queue) or self.eof
+
     def recv_until(self, pred, timeout=5.0):
         """Reads until an element matches pred. Returns (match, skipped)."""
         deadline = time.monotonic() + timeout
@@ -936,3 +944,73 @@ def run_in_thread(fn, *args):
         return result.get("value")
 
     return join
+
+
+# ---------------------------------------------------------------------------
+# Certificates for TLS tests
+# ---------------------------------------------------------------------------
+
+CA_TEMPLATE = """cn = "xmppd test CA"
+ca
+cert_signing_key
+crl_signing_key
+expiration_days = 30
+"""
+SERVER_TEMPLATE = """cn = "localhost"
+dns_name = "localhost"
+ip_address = "127.0.0.1"
+tls_www_server
+signing_key
+encryption_key
+expiration_days = 30
+"""
+CLIENT_TEMPLATE = """cn = "comp1.localhost"
+dns_name = "comp1.localhost"
+tls_www_client
+signing_key
+encryption_key
+expiration_days = 30
+"""
+
+
+def certtool(*args):
+    r = subprocess.run(["certtool", *args], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, f"certtool {' '.join(args)} failed:\n{r.stderr}"
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory):
+    """A CA, a router certificate from it, a client certificate from it and
+    a self-signed (rogue) client certificate. Returns {name: path}."""
+    if not shutil.which("certtool"):
+        pytest.skip("certtool is not installed (apt-get install gnutls-bin)")
+    d = tmp_path_factory.mktemp("pki")
+    p = {k: str(d / k) for k in ("ca.key", "ca.pem", "router.key", "router.pem",
+                                  "client.key", "client.pem", "rogue.key", "rogue.pem")}
+    for name, text in (("ca.tmpl", CA_TEMPLATE), ("server.tmpl", SERVER_TEMPLATE),
+                       ("client.tmpl", CLIENT_TEMPLATE)):
+        (d / name).write_text(text)
+    for key in ("ca.key", "router.key", "client.key", "rogue.key"):
+        certtool("--generate-privkey", "--key-type=ecdsa", "--curve=secp256r1",
+                 "--outfile", p[key])
+    certtool("--generate-self-signed", "--load-privkey", p["ca.key"],
+             "--template", str(d / "ca.tmpl"), "--outfile", p["ca.pem"])
+    certtool("--generate-certificate", "--load-privkey", p["router.key"],
+             "--load-ca-certificate", p["ca.pem"], "--load-ca-privkey", p["ca.key"],
+             "--template", str(d / "server.tmpl"), "--outfile", p["router.pem"])
+    certtool("--generate-certificate", "--load-privkey", p["client.key"],
+             "--load-ca-certificate", p["ca.pem"], "--load-ca-privkey", p["ca.key"],
+             "--template", str(d / "client.tmpl"), "--outfile", p["client.pem"])
+    certtool("--generate-self-signed", "--load-privkey", p["rogue.key"],
+             "--template", str(d / "client.tmpl"), "--outfile", p["rogue.pem"])
+    return p
+
+
+def client_context(pki, cert=None, key=None):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.load_verify_locations(pki["ca.pem"])
+    if cert:
+        ctx.load_cert_chain(cert, key)
+    return ctx
+
+

@@ -55,7 +55,7 @@ def send_until_answer(conn, data, chunk=4096):
     for off in range(0, len(data), chunk):
         if not conn.send_quietly(data[off:off + chunk]):
             return
-        if conn.queue or (conn._readable(0) and conn._read(0) and conn.queue) or conn.eof:
+        if conn.answered():
             return
 
 

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "libcommon/buf.h"
@@ -46,11 +47,17 @@ static void on_drained(net_conn *c)
     w.drained++;
 }
 
+static buf unsent_seen;
+
 static void on_error(net_conn *c, int err)
 {
-    (void)c;
     (void)err;
     w.errors++;
+    if (c == w.server) {
+        const char *data;
+        size_t n = net_conn_unsent(c, &data);
+        buf_append(&unsent_seen, data, n);
+    }
 }
 
 static void on_closed(net_conn *c)
@@ -193,6 +200,68 @@ START_TEST(reports_the_queue_and_when_it_drains)
 }
 END_TEST
 
+static size_t proc_third_number(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    unsigned long a = 0, b = 0, c = 0;
+    if (f) {
+        if (fscanf(f, "%lu %lu %lu", &a, &b, &c) != 3)
+            c = 0;
+        fclose(f);
+    }
+    return c;
+}
+
+static size_t kernel_buffer_max(void)
+{
+    return proc_third_number("/proc/sys/net/ipv4/tcp_wmem") +
+           proc_third_number("/proc/sys/net/ipv4/tcp_rmem");
+}
+
+static bool server_failed(void)
+{
+    return w.errors > 0;
+}
+
+START_TEST(returns_the_whole_messages_a_dead_peer_never_got)
+{
+    start_tcp();
+    buf_init(&unsent_seen);
+    net_conn_retain(w.server);
+    net_conn_pause(w.client);          /* a peer that stopped reading */
+    char msg[1000];
+    int sent = 60000;                  /* 60 MB: more than the kernel can hold */
+    for (int i = 0; i < sent; i++) {
+        memset(msg, ' ', sizeof msg);
+        int n = snprintf(msg, sizeof msg, "<m n='%06d'>", i);
+        msg[n] = ' ';
+        memcpy(msg + sizeof msg - 4, "</m>", 4);
+        net_conn_send(w.server, msg, sizeof msg);
+    }
+    for (int i = 0; i < 50; i++)
+        uv_run(net_loop(), UV_RUN_NOWAIT);
+    /* The peer dies: a reset, as after SIGKILL with unread data. */
+    uv_os_fd_t fd;
+    uv_fileno((uv_handle_t *)w.client, &fd);
+    struct linger lg = { 1, 0 };
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    net_conn_close(w.client);
+    run_until(server_failed, 5000);
+    size_t n = buf_len(&unsent_seen);
+    const char *d = buf_data(&unsent_seen);
+    ck_assert_uint_gt(n, 0);
+    ck_assert_uint_eq(n % sizeof msg, 0);       /* whole messages only */
+    int first = atoi(d + 6);
+    for (size_t off = 0; off < n; off += sizeof msg)   /* in order, none missing */
+        ck_assert_int_eq(atoi(d + off + 6), first + (int)(off / sizeof msg));
+    ck_assert_int_eq(atoi(d + n - sizeof msg + 6), sent - 1);
+    /* What is not returned was taken by the kernel, whose buffers hold at
+     * most the send and receive maxima of the two sockets. */
+    ck_assert_uint_le((size_t)first * sizeof msg, kernel_buffer_max());
+    buf_close(&unsent_seen);
+}
+END_TEST
+
 START_TEST(counts_connections_per_address)
 {
     start_tcp();
@@ -317,6 +386,7 @@ Suite *unit_suite(void)
     tcase_add_test(tc, moves_a_megabyte_both_ways_intact);
     tcase_add_test(tc, close_delivers_what_was_queued);
     tcase_add_test(tc, reports_the_queue_and_when_it_drains);
+    tcase_add_test(tc, returns_the_whole_messages_a_dead_peer_never_got);
     tcase_add_test(tc, counts_connections_per_address);
     tcase_add_test(tc, works_over_a_unix_socket);
     tcase_add_test(tc, fires_a_timeout_once_and_can_rearm_or_stop);
