@@ -3,6 +3,7 @@
  * K components attach over XEP-0114 and send each other chat messages, each
  * keeping at most W of its own in flight; the tool reports the sustained
  * forwarding rate, latency percentiles and the server's CPU per stanza. */
+#define _GNU_SOURCE /* memmem */
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 #include <signal.h>
@@ -19,6 +20,7 @@ enum {
     LOAD_READ_START = 256 * 1024, /* receive buffer, grown for big elements */
     LOAD_READ_MIN = 64 * 1024,    /* free room offered to every read */
     LOAD_READ_MAX = 16 * 1024 * 1024,
+    LOAD_WRITE_MAX = 4 * 1024 * 1024, /* bytes of one batch, about */
     LOAD_SHOW_ERRORS = 5, /* error stanzas printed; the rest only counted */
 };
 
@@ -53,7 +55,7 @@ static void load_send(load_comp *c, uv_write_t *req, const char *data,
                   uv_strerror(err));
 }
 
-static void load_on_small_write(uv_write_t *req, int status)
+static void load_on_control_written(uv_write_t *req, int status)
 {
     load_comp *c = req->data;
 
@@ -244,14 +246,31 @@ static bool load_attr_is(const frame *f, const char *name, const char *want)
            memcmp(v, want, len) == 0;
 }
 
+/* The body is checked on every stanza, so a server that garbles or cuts
+ * what it forwards cannot pass for a fast one. A server may write an empty
+ * body as <body/>. */
+static bool load_body_is_intact(const load *l, const frame *f)
+{
+    size_t want = l->opts.payload_bytes;
+    const char *body = memmem(f->start, f->len, "<body>", 6);
+
+    if (body == NULL)
+        return want == 0 && memmem(f->start, f->len, "<body/>", 7) != NULL;
+    body += 6;
+    size_t left = (size_t)(f->start + f->len - body);
+
+    return left >= want + 7 && memcmp(body, l->payload, want) == 0 &&
+           memcmp(body + want, "</body>", 7) == 0;
+}
+
 static void load_on_message(load_comp *c, const frame *f)
 {
     load *l = c->load;
     uint64_t field[4];
     const char *id;
     size_t id_len;
-    bool has_id = frame_attr(f, "id", &id, &id_len) &&
-                  load_parse_id(id, id_len, field);
+    bool has_id =
+        frame_attr(f, "id", &id, &id_len) && load_parse_id(id, id_len, field);
 
     /* An error bounce answers a stanza too: it opens its sender's window. */
     if (has_id && field[0] < l->opts.components) {
@@ -276,6 +295,11 @@ static void load_on_message(load_comp *c, const frame *f)
         return;
     }
     l->total.received++;
+    if (!load_body_is_intact(l, f)) {
+        l->total.corrupt++;
+        if (l->total.corrupt <= LOAD_SHOW_ERRORS)
+            load_show_stanza("message with a changed body", c, f);
+    }
     if (field[1] != c->index) {
         l->total.misrouted++;
         if (l->total.misrouted <= LOAD_SHOW_ERRORS)
@@ -321,8 +345,8 @@ static void load_on_stream_open(load_comp *c, const frame *f)
     }
     p = LOAD_PUT_LIT(p, "</handshake>");
     c->state = COMP_HANDSHAKING;
-    load_send(c, &c->small_write, c->handshake, (size_t)(p - c->handshake),
-              load_on_small_write);
+    load_send(c, &c->auth_write, c->handshake, (size_t)(p - c->handshake),
+              load_on_control_written);
 }
 
 static void load_on_stream_error(load_comp *c, const frame *f)
@@ -400,8 +424,7 @@ static void load_on_read(uv_stream_t *stream, ssize_t nread,
         return;
     }
     if (nread == UV_ENOBUFS) {
-        load_fail(l, 3, "%s: an element over %d bytes", c->name,
-                  LOAD_READ_MAX);
+        load_fail(l, 3, "%s: an element over %d bytes", c->name, LOAD_READ_MAX);
         return;
     }
     if (nread < 0) {
@@ -417,8 +440,8 @@ static void load_on_read(uv_stream_t *stream, ssize_t nread,
     frame f;
     frame_kind kind;
 
-    while ((kind = frame_next(c->rbuf, c->rlen, &pos,
-                              c->state != COMP_OPENING, &f)) != FRAME_MORE) {
+    while ((kind = frame_next(c->rbuf, c->rlen, &pos, c->state != COMP_OPENING,
+                              &f)) != FRAME_MORE) {
         if (!load_on_unit(c, kind, &f))
             return;
     }
@@ -456,8 +479,7 @@ static void load_on_connected(uv_connect_t *req, int status)
         return;
     }
     if (status < 0) {
-        load_fail(l, 2, "%s: cannot connect: %s", c->name,
-                  uv_strerror(status));
+        load_fail(l, 2, "%s: cannot connect: %s", c->name, uv_strerror(status));
         return;
     }
     if (l->opts.unix_path == NULL)
@@ -469,15 +491,15 @@ static void load_on_connected(uv_connect_t *req, int status)
         return;
     }
     c->state = COMP_OPENING;
-    char *p = c->handshake;
+    char *p = c->header;
 
     p = LOAD_PUT_LIT(p, "<stream:stream xmlns='jabber:component:accept' "
                         "xmlns:stream='http://etherx.jabber.org/streams' "
                         "to='");
     p = load_put(p, c->name, c->name_len);
     p = LOAD_PUT_LIT(p, "'>");
-    load_send(c, &c->small_write, c->handshake, (size_t)(p - c->handshake),
-              load_on_small_write);
+    load_send(c, &c->open_write, c->header, (size_t)(p - c->header),
+              load_on_control_written);
 }
 
 static void load_on_retry(uv_timer_t *timer)
@@ -537,8 +559,7 @@ void load_close_all(load *l)
         if (!c->is_open)
             continue;
         c->is_open = false;
-        if (c->state == COMP_CONNECTING ||
-            uv_is_closing(&c->io.handle)) {
+        if (c->state == COMP_CONNECTING || uv_is_closing(&c->io.handle)) {
             if (!uv_is_closing(&c->io.handle))
                 uv_close(&c->io.handle, NULL);
             continue;
@@ -546,10 +567,9 @@ void load_close_all(load *l)
         uv_buf_t b = uv_buf_init((char *)load_stream_close,
                                  sizeof load_stream_close - 1);
 
-        c->close_write.data = c;
         c->shutdown.data = c;
         if (uv_write(&c->close_write, &c->io.stream, &b, 1,
-                     load_on_small_write) < 0 ||
+                     load_on_control_written) < 0 ||
             uv_shutdown(&c->shutdown, &c->io.stream, load_on_shutdown) < 0)
             uv_close(&c->io.handle, NULL);
     }
@@ -568,13 +588,10 @@ static void load_on_grace(uv_timer_t *timer)
 
 static void load_init(load *l, uv_loop_t *loop)
 {
-    const load_opts *o = &l->opts;
+    load_opts *o = &l->opts;
     size_t longest = 0;
 
     l->loop = loop;
-    l->low_water = o->window / 8 ? o->window / 8 : 1;
-    if (l->low_water > o->batch)
-        l->low_water = o->batch;
     l->payload = load_alloc(o->payload_bytes + 1);
     for (size_t i = 0; i < o->payload_bytes; i++)
         l->payload[i] = "abcdefghijklmnopqrstuvwxyz 0123456789"[i % 37];
@@ -592,12 +609,27 @@ static void load_init(load *l, uv_loop_t *loop)
         if (c->name_len > longest)
             longest = c->name_len;
         c->write.data = c;
-        c->small_write.data = c;
+        c->open_write.data = c;
+        c->auth_write.data = c;
+        c->close_write.data = c;
         c->rcap = LOAD_READ_START;
         c->rbuf = load_alloc(c->rcap);
-        c->handshake = load_alloc(256 + c->name_len);
+        c->header = load_alloc(160 + c->name_len);
     }
-    size_t wcap = o->batch * load_stanza_max(l, longest);
+    /* A batch never exceeds the window, nor LOAD_WRITE_MAX unless one
+     * stanza alone does. */
+    size_t stanza_max = load_stanza_max(l, longest);
+
+    if (o->batch > o->window)
+        o->batch = o->window;
+    if ((size_t)o->batch * stanza_max > LOAD_WRITE_MAX)
+        o->batch = stanza_max >= LOAD_WRITE_MAX
+                       ? 1
+                       : (unsigned)(LOAD_WRITE_MAX / stanza_max);
+    l->low_water = o->window / 8 ? o->window / 8 : 1;
+    if (l->low_water > o->batch)
+        l->low_water = o->batch;
+    size_t wcap = (size_t)o->batch * stanza_max;
 
     for (unsigned i = 0; i < o->components; i++) {
         l->comps[i].wbuf = load_alloc(wcap);
@@ -610,13 +642,20 @@ static void load_init(load *l, uv_loop_t *loop)
     l->retry_timer.data = l;
 }
 
+static void load_close_left(uv_handle_t *handle, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(handle))
+        uv_close(handle, NULL);
+}
+
 static void load_free(load *l)
 {
     for (unsigned i = 0; i < l->opts.components; i++) {
         free(l->comps[i].name);
         free(l->comps[i].rbuf);
         free(l->comps[i].wbuf);
-        free(l->comps[i].handshake);
+        free(l->comps[i].header);
     }
     free(l->comps);
     free(l->payload);
@@ -643,9 +682,12 @@ int main(int argc, char **argv)
     gnutls_global_init();
     load_init(&l, uv_default_loop());
     load_start(&l);
-    for (unsigned i = 0; i < l.opts.components && l.phase != LOAD_CLOSING;
-         i++)
+    for (unsigned i = 0; i < l.opts.components && l.phase != LOAD_CLOSING; i++)
         load_comp_connect(&l.comps[i]);
+    uv_run(l.loop, UV_RUN_DEFAULT);
+    /* After the grace period, whatever is left is closed without waiting
+     * for the server. */
+    uv_walk(l.loop, load_close_left, NULL);
     uv_run(l.loop, UV_RUN_DEFAULT);
     if (uv_loop_close(l.loop) == 0)
         load_free(&l);

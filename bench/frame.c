@@ -16,8 +16,7 @@ static bool frame_is_space(char c)
 
 /* Past the '>' of the tag opening at d[i] == '<', or 0 when it is cut off.
  * Quotes are honoured: XML allows a raw '>' inside an attribute value. */
-static size_t frame_tag_end(const char *d, size_t len, size_t i,
-                            bool *is_empty)
+static size_t frame_tag_end(const char *d, size_t len, size_t i, bool *is_empty)
 {
     for (size_t j = i + 1; j < len; j++) {
         char c = d[j];
@@ -40,8 +39,7 @@ static size_t frame_tag_end(const char *d, size_t len, size_t i,
 /* Skips the markup at d[i] that starts "<?" or "<!": a processing
  * instruction (the XML declaration), a comment or a CDATA section. A DTD is
  * never sent on an XMPP stream (RFC 6120 §11.1), so it is bad here. */
-static int frame_skip_special(const char *d, size_t len, size_t i,
-                              size_t *end)
+static int frame_skip_special(const char *d, size_t len, size_t i, size_t *end)
 {
     static const char cdata[] = "<![CDATA[";
     const char *stop;

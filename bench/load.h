@@ -12,21 +12,21 @@
 #include "bench/hist.h"
 
 typedef struct load_opts {
-    const char *host;      /* TCP server address, IPv4 */
+    const char *host; /* TCP server address, IPv4 */
     int port;
-    const char *unix_path; /* or a Unix socket instead of TCP */
-    unsigned components;   /* K */
+    const char *unix_path;       /* or a Unix socket instead of TCP */
+    unsigned components;         /* K */
     const char *prefix, *suffix; /* component i is PREFIX i SUFFIX */
     const char *secret;
-    const char *name;      /* the name= of the RESULT line */
-    unsigned window;       /* W: a component's stanzas in flight at most */
-    unsigned batch;        /* stanzas in one write at most */
-    size_t payload_bytes;  /* body text of every message */
-    unsigned users;        /* distinct user JIDs per component */
+    const char *name;     /* the name= of the RESULT line */
+    unsigned window;      /* W: a component's stanzas in flight at most */
+    unsigned batch;       /* stanzas in one write at most */
+    size_t payload_bytes; /* body text of every message */
+    unsigned users;       /* distinct user JIDs per component */
     double warmup_s, duration_s, timeout_s;
-    uint64_t count;        /* measure until this many arrived (0: by time) */
-    long server_pid;       /* whose CPU to measure (0: none) */
-    bool is_verbose;       /* a progress line a second on stderr */
+    uint64_t count;  /* measure until this many arrived (0: by time) */
+    long server_pid; /* whose CPU to measure (0: none) */
+    bool is_verbose; /* a progress line a second on stderr */
 } load_opts;
 
 typedef enum {
@@ -63,18 +63,25 @@ typedef struct load_comp {
     bool is_writing;  /* wbuf is in flight */
     bool is_dirty;    /* its window opened: pump after this read */
     uv_connect_t connect;
-    uv_write_t write, small_write, close_write;
+    uv_write_t write;       /* a batch of stanzas */
+    uv_write_t open_write;  /* the stream header */
+    uv_write_t auth_write;  /* the handshake */
+    uv_write_t close_write; /* the stream close */
     uv_shutdown_t shutdown;
-    char *handshake; /* the stream header, then the handshake */
-    char *wbuf;      /* one batch of stanzas */
-    char *rbuf;      /* received, not yet framed */
+    char *header;       /* the stream header sent */
+    char handshake[64]; /* <handshake>40 hex digits</handshake> */
+    char *wbuf;         /* one batch of stanzas */
+    char *rbuf;         /* received, not yet framed */
     size_t rlen, rcap;
     uint64_t outstanding; /* sent by this component, not yet back */
     uint64_t seq;
 } load_comp;
 
 typedef struct load_counts {
-    uint64_t sent, received, errors, misrouted, other, bytes;
+    uint64_t sent, received, errors, bytes;
+    uint64_t misrouted; /* arrived at a component it was not sent to */
+    uint64_t corrupt;   /* the body text came back changed */
+    uint64_t other;     /* elements the tool did not send */
 } load_counts;
 
 struct load {

@@ -44,14 +44,18 @@ static void load_usage(FILE *out)
         "  -H, --host ADDR        IPv4 address (127.0.0.1)\n"
         "  -p, --port PORT        component port (5347)\n"
         "  -u, --unix PATH        connect to a Unix socket instead of TCP\n"
-        "  -s, --secret TEXT      handshake secret of every component (secret)\n"
+        "  -s, --secret TEXT      handshake secret of every component "
+        "(secret)\n"
         "  -P, --server-pid PID   measure this process's CPU (/proc/PID/stat)\n"
         "Load:\n"
         "  -k, --components K     components to attach (4)\n"
-        "      --prefix TEXT      component i is named PREFIX i SUFFIX (bench)\n"
+        "      --prefix TEXT      component i is named PREFIX i SUFFIX "
+        "(bench)\n"
         "      --suffix TEXT      (.localhost), so bench0.localhost, ...\n"
-        "  -w, --window W         stanzas a component may have in flight (2000)\n"
-        "  -b, --batch N          stanzas in one write at most (512)\n"
+        "  -w, --window W         stanzas a component may have in flight "
+        "(2000)\n"
+        "  -b, --batch N          stanzas in one write at most (512; never\n"
+        "                         over W, nor over about 4 MB)\n"
         "  -l, --payload BYTES    body length of every message (100)\n"
         "      --users N          distinct user JIDs per component (1000)\n"
         "Run:\n"
@@ -66,7 +70,8 @@ static void load_usage(FILE *out)
         "\n"
         "Exit status: 0 success, 1 usage, 2 could not attach, 3 the stream\n"
         "failed or stalled, 4 the run finished but stanzas bounced with\n"
-        "errors, were lost or reached the wrong component.\n",
+        "errors, were lost, reached the wrong component or came back\n"
+        "changed.\n",
         out);
 }
 
@@ -109,10 +114,20 @@ int load_opts_parse(load_opts *o, int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     *o = (load_opts){
-        .host = "127.0.0.1", .port = 5347, .secret = "secret",
-        .components = 4, .prefix = "bench", .suffix = ".localhost",
-        .window = 2000, .batch = 512, .payload_bytes = 100, .users = 1000,
-        .warmup_s = 2, .duration_s = 10, .timeout_s = 10, .name = "bench",
+        .host = "127.0.0.1",
+        .port = 5347,
+        .secret = "secret",
+        .components = 4,
+        .prefix = "bench",
+        .suffix = ".localhost",
+        .window = 2000,
+        .batch = 512,
+        .payload_bytes = 100,
+        .users = 1000,
+        .warmup_s = 2,
+        .duration_s = 10,
+        .timeout_s = 10,
+        .name = "bench",
     };
     int opt;
 
@@ -122,14 +137,30 @@ int load_opts_parse(load_opts *o, int argc, char **argv)
         bool ok = true;
 
         switch (opt) {
-        case 'H': o->host = optarg; break;
-        case 'u': o->unix_path = optarg; break;
-        case 's': o->secret = optarg; break;
-        case OPT_PREFIX: o->prefix = optarg; break;
-        case OPT_SUFFIX: o->suffix = optarg; break;
-        case OPT_NAME: o->name = optarg; break;
-        case 'v': o->is_verbose = true; break;
-        case 'h': load_usage(stdout); return 1;
+        case 'H':
+            o->host = optarg;
+            break;
+        case 'u':
+            o->unix_path = optarg;
+            break;
+        case 's':
+            o->secret = optarg;
+            break;
+        case OPT_PREFIX:
+            o->prefix = optarg;
+            break;
+        case OPT_SUFFIX:
+            o->suffix = optarg;
+            break;
+        case OPT_NAME:
+            o->name = optarg;
+            break;
+        case 'v':
+            o->is_verbose = true;
+            break;
+        case 'h':
+            load_usage(stdout);
+            return 1;
         case 'p':
             ok = load_number(optarg, 1, 65535, &v);
             o->port = (int)v;
@@ -158,14 +189,22 @@ int load_opts_parse(load_opts *o, int argc, char **argv)
             ok = load_number(optarg, 1, 1e9, &v);
             o->users = (unsigned)v;
             break;
-        case OPT_WARMUP: ok = load_number(optarg, 0, 3600, &o->warmup_s); break;
-        case 'd': ok = load_number(optarg, 0.1, 3600, &o->duration_s); break;
-        case 't': ok = load_number(optarg, 1, 3600, &o->timeout_s); break;
+        case OPT_WARMUP:
+            ok = load_number(optarg, 0, 3600, &o->warmup_s);
+            break;
+        case 'd':
+            ok = load_number(optarg, 0.1, 3600, &o->duration_s);
+            break;
+        case 't':
+            ok = load_number(optarg, 1, 3600, &o->timeout_s);
+            break;
         case 'n':
             ok = load_number(optarg, 1, 1e15, &v);
             o->count = (uint64_t)v;
             break;
-        default: load_usage(stderr); return -1;
+        default:
+            load_usage(stderr);
+            return -1;
         }
         if (!ok) {
             const struct option *l = longs;

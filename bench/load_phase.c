@@ -98,11 +98,13 @@ static void load_report(load *l)
            secs > 0 ? (double)m->bytes / secs / 1e6 : 0);
     printf("  latency     p50 %.0f us, p90 %.0f us, p99 %.0f us, "
            "p99.9 %.0f us, max %.0f us, mean %.0f us\n",
-           p50, p90, p99, p999, max, load_us((uint64_t)hist_mean_ns(&l->latency)));
+           p50, p90, p99, p999, max,
+           load_us((uint64_t)hist_mean_ns(&l->latency)));
     printf("  stanzas     sent %" PRIu64 ", received %" PRIu64
            ", errors %" PRIu64 ", lost %" PRIu64 ", misrouted %" PRIu64
-           ", unexpected %" PRIu64 "\n",
-           t->sent, t->received, t->errors, lost, t->misrouted, t->other);
+           ", corrupt %" PRIu64 ", unexpected %" PRIu64 "\n",
+           t->sent, t->received, t->errors, lost, t->misrouted, t->corrupt,
+           t->other);
     if (l->has_server_cpu)
         printf("  server cpu  %.2f s of pid %ld = %s s per million stanzas "
                "(%.0f%% of a core)\n",
@@ -115,12 +117,13 @@ static void load_report(load *l)
            "seconds=%.3f stanzas=%" PRIu64 " stanzas_per_s=%.0f "
            "p50_us=%.0f p99_us=%.0f max_us=%.0f cpu_s_per_M=%s "
            "load_cpu_s_per_M=%s sent=%" PRIu64 " received=%" PRIu64
-           " errors=%" PRIu64 " lost=%" PRIu64 " misrouted=%" PRIu64 "\n",
+           " errors=%" PRIu64 " lost=%" PRIu64 " misrouted=%" PRIu64
+           " corrupt=%" PRIu64 "\n",
            o->name, o->components, o->window, o->payload_bytes, secs,
            m->received, rate, p50, p99, max, server_cpu, self_cpu, t->sent,
-           t->received, t->errors, lost, t->misrouted);
+           t->received, t->errors, lost, t->misrouted, t->corrupt);
     fflush(stdout);
-    if (t->errors || lost || t->misrouted)
+    if (t->errors || lost || t->misrouted || t->corrupt)
         l->exit_code = 4;
     else if (m->received == 0)
         l->exit_code = 3;
@@ -216,8 +219,8 @@ static void load_on_attach_timeout(uv_timer_t *timer)
 static void load_on_tick(uv_timer_t *timer)
 {
     load *l = timer->data;
-    static const char *const names[] = {"attach", "warmup", "measure",
-                                        "drain", "closing"};
+    static const char *const names[] = {"attach", "warmup", "measure", "drain",
+                                        "closing"};
 
     if (l->phase == LOAD_ATTACH)
         return;

@@ -28,12 +28,9 @@ static const struct {
     const char *name;
     size_t len; /* 0: do not check */
 } units[] = {
-    {FRAME_OPEN, "stream:stream", 0},
-    {FRAME_ELEMENT, "handshake", 12},
-    {FRAME_ELEMENT, "message", 0},
-    {FRAME_ELEMENT, "message", 0},
-    {FRAME_ELEMENT, "stream:error", 0},
-    {FRAME_CLOSE, "stream:stream", 16},
+    {FRAME_OPEN, "stream:stream", 0},   {FRAME_ELEMENT, "handshake", 12},
+    {FRAME_ELEMENT, "message", 0},      {FRAME_ELEMENT, "message", 0},
+    {FRAME_ELEMENT, "stream:error", 0}, {FRAME_CLOSE, "stream:stream", 16},
 };
 
 enum { UNITS = sizeof units / sizeof units[0] };
