@@ -118,21 +118,18 @@ void router_bounce(router *r, xs_elem *st, const char *raw, size_t len,
     buf_close(&out);
 }
 
-/* Hands raw to dst, or bounces it when dst's queue is full. src (NULL for
- * the router's own stanzas) waits while dst's queue is more than half full. */
-static void deliver_forward(router *r, router_conn *src, router_conn *dst,
-                            xs_elem *st, const char *raw, size_t len, bool is_envelope)
+/* Hands raw to dst unless dst's queue is full (then false: the caller
+ * answers the sender). src (NULL for the router's own stanzas) waits while
+ * dst's queue is more than half full. */
+static bool deliver_forward(router *r, router_conn *src, router_conn *dst,
+                            const char *raw, size_t len)
 {
     size_t queued = net_conn_queued(dst->net);
     size_t limit = r->config.limits.send_queue_bytes;
     if (queued + len > limit) {
-        log_warn(dst->who, "send queue of %zu bytes is full; bouncing a %s", queued,
-                 xs_name(st));
+        log_warn(dst->who, "send queue of %zu bytes is full; returning what comes", queued);
         dst->bounced++;
-        if (is_envelope)
-            return;   /* the envelope layer above answers via its own error path */
-        router_bounce(r, st, raw, len, XS_RESOURCE_CONSTRAINT, "recipient is overloaded");
-        return;
+        return false;
     }
     router_conn_send(dst, raw, len);
     dst->stanzas_out++;
@@ -140,6 +137,15 @@ static void deliver_forward(router *r, router_conn *src, router_conn *dst,
     r->stats.bytes += len;
     if (src && queued + len > limit / 2)
         router_conn_wait_for(src, dst);
+    return true;
+}
+
+/* Forwards a stanza, or bounces it when dst is overloaded. */
+static void deliver_stanza_to(router *r, router_conn *src, router_conn *dst,
+                              xs_elem *st, const char *raw, size_t len)
+{
+    if (!deliver_forward(r, src, dst, raw, len))
+        router_bounce(r, st, raw, len, XS_RESOURCE_CONSTRAINT, "recipient is overloaded");
 }
 
 static void deliver_stanza(router *r, router_conn *rc, xs_elem *st,
@@ -172,8 +178,7 @@ static void deliver_stanza(router *r, router_conn *rc, xs_elem *st,
     deliver_split(to, &ta);
     router_route *rt = deliver_find_domain(r, &ta);
     if (rt && rt->n_conns) {
-        deliver_forward(r, rc, router_route_pick(rt, ta.bare, ta.bare_len), st, raw,
-                        len, false);
+        deliver_stanza_to(r, rc, router_route_pick(rt, ta.bare, ta.bare_len), st, raw, len);
         return;
     }
     if (router_is_local_domain(r, ta.domain, ta.domain_len)) {
@@ -187,8 +192,8 @@ static void deliver_stanza(router *r, router_conn *rc, xs_elem *st,
                             : NULL;
     if (def && def->n_conns) {
         r->stats.to_default++;
-        deliver_forward(r, rc, router_route_pick(def, ta.domain, ta.domain_len), st,
-                        raw, len, false);
+        deliver_stanza_to(r, rc, router_route_pick(def, ta.domain, ta.domain_len), st,
+                          raw, len);
         return;
     }
     router_bounce(r, st, raw, len, XS_REMOTE_SERVER_NOT_FOUND,
@@ -239,20 +244,15 @@ static void deliver_envelope(router *r, router_conn *rc, xs_elem *st,
     }
     const char *key = xs_attr(st, "key");
     router_conn *dst = router_route_pick(rt, key ? key : "", key ? strlen(key) : 0);
-    if (net_conn_queued(dst->net) + len > r->config.limits.send_queue_bytes) {
-        log_warn(dst->who, "send queue full; returning an envelope to %s", from);
+    if (!deliver_forward(r, rc, dst, raw, len))
         deliver_envelope_error(r, st, raw, len, "resource-constraint");
-        return;
-    }
-    deliver_forward(r, rc, dst, st, raw, len, true);
 }
 
 void router_deliver(router *r, router_conn *rc, xs_elem *st, const char *raw, size_t len)
 {
     const char *name = xs_name(st), *ns = xs_ns(st);
-    if (rc) {
+    if (rc)
         rc->stanzas_in++;
-    }
     if (ns && strcmp(ns, XS_NS_XMPPD_ROUTE) == 0 && strcmp(name, "route") == 0) {
         deliver_envelope(r, rc, st, raw, len);
     } else if (ns && strcmp(ns, XS_NS_COMPONENT) == 0 &&
