@@ -38,6 +38,7 @@ struct link_conn {
     uv_timer_t retry;
     uint64_t backoff_ms;
     bool is_freeing;
+    char why_down[160];         /* the last transport error, for the log */
     char who[128];
 };
 
@@ -246,7 +247,9 @@ static void link_on_net_error(net_conn *c, int err)
     size_t n = net_conn_unsent(c, &unsent);
     if (n && l->state == LINK_READY)
         buf_append(&l->queue, unsent, n);
-    (void)err;
+    tls_session *tls = (err == XE_TLS || err == XE_CERT) ? net_conn_tls(c) : NULL;
+    snprintf(l->why_down, sizeof l->why_down, "%s%s%s", xe_str(err), tls ? ": " : "",
+             tls ? tls_session_error(tls) : "");
 }
 
 static void link_on_closed(net_conn *c)
@@ -259,7 +262,8 @@ static void link_on_closed(net_conn *c)
         uv_close((uv_handle_t *)&l->retry, link_on_retry_closed);
         return;
     }
-    link_schedule_retry(l, "connection closed");
+    link_schedule_retry(l, l->why_down[0] ? l->why_down : "connection closed");
+    l->why_down[0] = '\0';
 }
 
 static const net_conn_events link_net_events = {

@@ -508,8 +508,9 @@ tls_session *tls_session_new(tls_ctx *ctx, const char *name, const tls_io *io,
     /* RFC 6066 §3: no IP literals in server_name. */
     if (name && !tls_is_ip_literal(name))
         gnutls_server_name_set(s->gs, GNUTLS_NAME_DNS, name, strlen(name));
+    /* gnutls keeps this pointer for the whole session: give it our copy. */
     if (ctx->verify_peer)
-        gnutls_session_set_verify_cert(s->gs, name, 0);
+        gnutls_session_set_verify_cert(s->gs, s->name, 0);
     /* The ClientHello goes out now; a failure shows at the first feed. */
     tls_pump(s);
     return s;

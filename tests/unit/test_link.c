@@ -12,9 +12,11 @@
 
 #include "libcommon/alloc.h"
 #include "libcommon/buf.h"
+#include "libcommon/error.h"
 #include "libcommon/link.h"
 #include "libcommon/net.h"
 #include "libcommon/xstream.h"
+#include "tests/unit/testcert.h"
 #include "tests/unit/unit.h"
 
 #define SECRET "s3cret"
@@ -90,7 +92,7 @@ static void acc_close(void *ud)
     (void)ud;
 }
 
-static void acc_error(void *ud, xs_stream_condition c, const char *t)
+static void acc_stream_error(void *ud, xs_stream_condition c, const char *t)
 {
     (void)ud;
     (void)c;
@@ -98,7 +100,7 @@ static void acc_error(void *ud, xs_stream_condition c, const char *t)
 }
 
 static const xstream_events acc_xs_events = {
-    .open = acc_open, .stanza = acc_stanza, .close = acc_close, .error = acc_error,
+    .open = acc_open, .stanza = acc_stanza, .close = acc_close, .error = acc_stream_error,
 };
 
 static void acc_data(net_conn *c, const char *d, size_t n)
@@ -117,7 +119,16 @@ static void acc_closed(net_conn *c)
     }
 }
 
-static const net_conn_events acc_net_events = { .data = acc_data, .closed = acc_closed };
+static void acc_error(net_conn *c, int err)
+{
+    tls_session *tls = net_conn_tls(c);
+    fprintf(stderr, "acceptor: connection failed: %s %s\n", xe_str(err),
+            tls && tls_session_error(tls) ? tls_session_error(tls) : "");
+}
+
+static const net_conn_events acc_net_events = {
+    .data = acc_data, .error = acc_error, .closed = acc_closed,
+};
 
 static void acc_accept(net_listener *l, net_conn *c, unsigned same)
 {
@@ -295,6 +306,85 @@ START_TEST(reports_membership_events)
 }
 END_TEST
 
+/* The acceptor again, but behind TLS that asks for a client certificate. */
+static void start_tls_acceptor(testcert *tc, tls_ctx **server, tls_ctx **client,
+                               const char *client_cert, const char *client_key)
+{
+    char err[256];
+    ck_assert_int_eq(testcert_make(tc), 0);
+    tls_ctx_opts so = { .is_server = true, .cert_file = tc->server_cert,
+                        .key_file = tc->server_key, .ca_file = tc->ca_cert,
+                        .verify_peer = true };
+    ck_assert_int_eq(tls_ctx_new(&so, server, err, sizeof err), 0);
+    tls_ctx_opts co = { .cert_file = client_cert, .key_file = client_key,
+                        .ca_file = tc->ca_cert, .verify_peer = true };
+    ck_assert_int_eq(tls_ctx_new(&co, client, err, sizeof err), 0);
+    net_listener_close(a.listener);
+    net_listen_opts o = { .address = "127.0.0.1:0", .accept = acc_accept, .tls = *server };
+    ck_assert_int_eq(net_listen(&o, &a.listener), 0);
+    snprintf(a.address, sizeof a.address, "127.0.0.1:%d", net_listener_port(a.listener));
+}
+
+static link_conn *new_tls_link(tls_ctx *client, const char *name)
+{
+    link_opts o = {
+        .address = a.address, .tls = client, .tls_name = name, .name = "sm",
+        .secret = SECRET, .instance = "sm/1", .max_backoff_ms = 100,
+    };
+    return link_new(&o, &events_of_link, NULL);
+}
+
+START_TEST(attaches_over_tls_with_certificates_checked_both_ways)
+{
+    testcert tc;
+    tls_ctx *server, *client;
+    start_tls_acceptor(&tc, &server, &client, NULL, NULL);
+    tls_ctx *client_with_cert;
+    char err[256];
+    tls_ctx_opts co = { .cert_file = tc.client_cert, .key_file = tc.client_key,
+                        .ca_file = tc.ca_cert, .verify_peer = true };
+    ck_assert_int_eq(tls_ctx_new(&co, &client_with_cert, err, sizeof err), 0);
+    link_conn *l = new_tls_link(client_with_cert, "localhost");
+    run_until(is_ready, 5000);
+    ck_assert_uint_eq(readies, 1);
+    ck_assert(net_conn_is_tls(a.conn));
+    ck_assert(tls_session_peer_verified(net_conn_tls(a.conn)));
+    link_send(l, "<message from='a@b' to='c@d'/>", 30);
+    run_until(got_stanza, 5000);
+    ck_assert_str_eq(a.last_stanza, "<message from='a@b' to='c@d'/>");
+    link_free(l);
+    teardown();
+    testcert_remove(&tc);
+}
+END_TEST
+
+static bool tried_twice(void) { return downs >= 2; }
+
+START_TEST(never_attaches_to_a_router_with_the_wrong_name_or_without_a_client_cert)
+{
+    testcert tc;
+    tls_ctx *server, *client;
+    start_tls_acceptor(&tc, &server, &client, NULL, NULL);
+    /* The router's certificate does not name "router.example". */
+    link_conn *l = new_tls_link(client, "router.example");
+    run_until(tried_twice, 5000);
+    ck_assert_uint_eq(readies, 0);
+    ck_assert_uint_ge(downs, 2);        /* it keeps retrying, never attached */
+    link_free(l);
+    /* The right name, but no client certificate: the router refuses. */
+    downs = 0;
+    a.connections = 0;
+    l = new_tls_link(client, "localhost");
+    run_until(tried_twice, 5000);
+    ck_assert_uint_ge(downs, 2);
+    ck_assert_uint_eq(readies, 0);
+    ck_assert(!a.is_authed);
+    link_free(l);
+    teardown();
+    testcert_remove(&tc);
+}
+END_TEST
+
 START_TEST(refuses_to_queue_past_its_limit)
 {
     link_opts o = { .address = "127.0.0.1:1", .name = "x", .secret = "s",
@@ -323,5 +413,12 @@ Suite *unit_suite(void)
     tcase_add_test(tc, reports_membership_events);
     tcase_add_test(tc, refuses_to_queue_past_its_limit);
     suite_add_tcase(suite, tc);
+
+    TCase *tls = tcase_create("tls");
+    tcase_add_checked_fixture(tls, setup, teardown);
+    tcase_set_timeout(tls, 30);
+    tcase_add_test(tls, attaches_over_tls_with_certificates_checked_both_ways);
+    tcase_add_test(tls, never_attaches_to_a_router_with_the_wrong_name_or_without_a_client_cert);
+    suite_add_tcase(suite, tls);
     return suite;
 }
