@@ -65,10 +65,9 @@ xs_elem *xs_new_attrs(const char *name, const char *ns, const xs_attr_in *attrs,
         if (attrs[i].ns && attrs[i].ns[0])
             size += strlen(attrs[i].ns) + 1;
     }
-    /* Not xalloc(): everything below is written, so zeroing would be waste. */
-    xs_elem *e = malloc(size);
-    if (!e)
-        e = xalloc(size); /* logs and aborts */
+    /* Not xalloc(): all but the struct is written below, so zeroing it all
+     * would be waste. */
+    xs_elem *e = xrealloc(NULL, size);
     memset(e, 0, sizeof *e);
     e->refs = 1;
     e->attrs = (xs_attrib *)xs_extra(e);
@@ -468,33 +467,66 @@ const char *xs_child_text(const xs_elem *e, const char *name, const char *ns)
     return c ? xs_text(c) : NULL;
 }
 
+/* The length of the UTF-8 sequence at s (n bytes left) if it is one XML
+ * can carry: shortest form, no surrogate, not U+FFFE or U+FFFF. Else 0. */
+static size_t xs_utf8_len(const unsigned char *s, size_t n)
+{
+    unsigned cp, min;
+    size_t len;
+    if ((s[0] & 0xE0) == 0xC0)
+        len = 2, cp = s[0] & 0x1F, min = 0x80;
+    else if ((s[0] & 0xF0) == 0xE0)
+        len = 3, cp = s[0] & 0x0F, min = 0x800;
+    else if ((s[0] & 0xF8) == 0xF0)
+        len = 4, cp = s[0] & 0x07, min = 0x10000;
+    else
+        return 0;
+    if (n < len)
+        return 0;
+    for (size_t k = 1; k < len; k++) {
+        if ((s[k] & 0xC0) != 0x80)
+            return 0;
+        cp = cp << 6 | (s[k] & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) ||
+        cp == 0xFFFE || cp == 0xFFFF)
+        return 0;
+    return len;
+}
+
 /* Escapes s through buf_append_xml(), adding what it leaves out: tab, line
  * feed and carriage return as character references where a parser would
- * normalize them away (attribute values; CR in text), and U+FFFD for the
- * control characters XML 1.0 cannot carry at all. */
+ * normalize them away (attribute values; CR in text), and U+FFFD for what
+ * XML 1.0 cannot carry at all (control characters, bytes that are not
+ * UTF-8), so that the output always parses. */
 static void xs_escape(buf *out, const char *s, size_t len, bool is_attr)
 {
     size_t run = 0;
-    for (size_t i = 0; i < len; i++) {
+    for (size_t i = 0; i < len;) {
         unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 || (!is_attr && (c == '\n' || c == '\t')))
+        const char *sub;
+        if (c >= 0x80) {
+            size_t n = xs_utf8_len((const unsigned char *)s + i, len - i);
+            if (n) {
+                i += n;
+                continue;
+            }
+            sub = "\xEF\xBF\xBD";
+        } else if (c >= 0x20 || (!is_attr && (c == '\n' || c == '\t'))) {
+            i++;
             continue;
-        buf_append_xml(out, s + run, i - run, is_attr);
-        switch (c) {
-        case '\t':
-            buf_append(out, "&#9;", 4);
-            break;
-        case '\n':
-            buf_append(out, "&#10;", 5);
-            break;
-        case '\r':
-            buf_append(out, "&#13;", 5);
-            break;
-        default:
-            buf_append(out, "\xEF\xBF\xBD", 3);
-            break;
+        } else if (c == '\t') {
+            sub = "&#9;";
+        } else if (c == '\n') {
+            sub = "&#10;";
+        } else if (c == '\r') {
+            sub = "&#13;";
+        } else {
+            sub = "\xEF\xBF\xBD";
         }
-        run = i + 1;
+        buf_append_xml(out, s + run, i - run, is_attr);
+        buf_append_str(out, sub);
+        run = ++i;
     }
     buf_append_xml(out, s + run, len - run, is_attr);
 }
@@ -546,9 +578,16 @@ static void xs_write_attrs(const xs_elem *e, buf *out)
 static void xs_write(const xs_elem *e, const char *in_force, buf *out)
 {
     const char *ns = e->ns ? e->ns : in_force;
+    /* The XML namespace has its prefix and may not be a default one
+     * (Namespaces in XML 1.0, §3). */
+    bool in_xml_ns = ns && strcmp(ns, XS_NS_XML) == 0;
+    const char *prefix = in_xml_ns ? "xml:" : "";
     buf_append(out, "<", 1);
+    buf_append_str(out, prefix);
     buf_append_str(out, e->name);
-    if (!xs_ns_same(ns, in_force)) {
+    if (in_xml_ns) {
+        ns = in_force;
+    } else if (!xs_ns_same(ns, in_force)) {
         buf_append(out, " xmlns='", 8);
         xs_escape(out, ns, strlen(ns), true);
         buf_append(out, "'", 1);
@@ -566,6 +605,7 @@ static void xs_write(const xs_elem *e, const char *in_force, buf *out)
             xs_write(c, ns, out);
     }
     buf_append(out, "</", 2);
+    buf_append_str(out, prefix);
     buf_append_str(out, e->name);
     buf_append(out, ">", 1);
 }

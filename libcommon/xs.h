@@ -90,8 +90,8 @@ const char *xs_child_text(const xs_elem *e, const char *name, const char *ns);
 /* Appends e as XML to out. Namespaces are declared where they change; a root
  * whose namespace equals ctx_ns (the stream's default, may be NULL) gets no
  * xmlns. Namespaced attributes get a prefix (xml: or one declared on the
- * element). Text and attribute values are escaped; control characters XML
- * cannot carry become U+FFFD. */
+ * element). Text and attribute values are escaped; what XML cannot carry
+ * (control characters, bytes that are not UTF-8) becomes U+FFFD. */
 void xs_serialize(const xs_elem *e, const char *ctx_ns, buf *out);
 /* The same into a new string the caller frees. */
 char *xs_to_string(const xs_elem *e, const char *ctx_ns);

@@ -13,6 +13,7 @@
 
 #include <libxml/entities.h>
 #include <libxml/parser.h>
+#include <libxml/parserInternals.h>
 
 #include "libcommon/alloc.h"
 #include "libcommon/buf.h"
@@ -26,10 +27,9 @@ typedef enum {
     XSTREAM_FAILED, /* error() has fired */
 } xstream_state;
 
-/* A chunk goes to libxml2 in slices of at most this many bytes, and the size
- * of an unfinished element is checked after each, so an element that never
- * ends is caught while it grows. */
-enum { XSTREAM_SLICE = 65536 };
+/* A chunk goes to libxml2 in slices of at most this many bytes, and what is
+ * still arriving is checked after each (xstream_check_unfinished()). */
+enum { XSTREAM_SLICE = 4096 };
 /* An emptied pending buffer bigger than this gives its memory back. */
 enum { XSTREAM_KEEP_BYTES = 16384 };
 
@@ -55,9 +55,15 @@ struct xstream {
     buf pending; /* bytes [pend_off, chunk_off) of an unfinished
                     top-level element */
     uint64_t pend_off;
-    xs_elem *stanza; /* the top-level element being built */
-    xs_elem *node;   /* the innermost element being built */
-    buf text;        /* text not yet added to node */
+    uint64_t tag_start;    /* an unfinished start tag being counted */
+    uint64_t tag_scanned;  /* how far */
+    unsigned tag_attrs;    /* '=' outside quotes so far */
+    char tag_quote;        /* the quote we are in, or 0 */
+    unsigned char lead[4]; /* the first bytes of a stream, until vetted */
+    size_t lead_len;       /* 4 once vetted */
+    xs_elem *stanza;       /* the top-level element being built */
+    xs_elem *node;         /* the innermost element being built */
+    buf text;              /* text not yet added to node */
     char *content_ns;
     char why[256];
 };
@@ -373,34 +379,100 @@ static void xstream_on_text(void *ud, const xmlChar *ch, int len)
     }
 }
 
+/* Whether s is UTF-8 in shortest form, without surrogates. */
+static bool xstream_is_utf8(const unsigned char *s, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        unsigned c = s[i], cp, min;
+        size_t n;
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if ((c & 0xE0) == 0xC0) {
+            n = 2, cp = c & 0x1F, min = 0x80;
+        } else if ((c & 0xF0) == 0xE0) {
+            n = 3, cp = c & 0x0F, min = 0x800;
+        } else if ((c & 0xF8) == 0xF0) {
+            n = 4, cp = c & 0x07, min = 0x10000;
+        } else {
+            return false;
+        }
+        if (len - i < n)
+            return false;
+        for (size_t k = 1; k < n; k++) {
+            if ((s[i + k] & 0xC0) != 0x80)
+                return false;
+            cp = cp << 6 | (s[i + k] & 0x3F);
+        }
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return false;
+        i += n;
+    }
+    return true;
+}
+
 static void xstream_on_cdata(void *ud, const xmlChar *value, int len)
 {
     xstream *xs = ud;
-    if (xstream_is_live(xs) && xs->depth < 2) {
+    if (!xstream_is_live(xs))
+        return;
+    if (xs->depth < 2) {
         xstream_fail(xs, XS_STREAM_BAD_FORMAT, XE_BAD_XML,
                      "CDATA section between stanzas");
+        xstream_halt(xs);
+        return;
+    }
+    /* libxml2 2.9 checks CDATA sections in push mode more loosely than other
+     * text (overlong forms pass), and a tree must hold only UTF-8 that others
+     * can parse again. libxml2 hands them over in whole characters. */
+    if (!xstream_is_utf8(value, (size_t)len)) {
+        xstream_fail(xs, XS_STREAM_NOT_WELL_FORMED, XE_BAD_XML,
+                     "CDATA section not in UTF-8");
         xstream_halt(xs);
         return;
     }
     xstream_on_text(ud, value, len);
 }
 
+/* The encoding named by the XML declaration libxml2 has just parsed (told
+ * to ignore it, so that it never converts): the text before cur. */
+static bool xstream_declared_encoding(xmlParserInputPtr in, const char **name,
+                                      int *len)
+{
+    if (!in || !in->base || in->cur <= in->base)
+        return false;
+    const char *p = (const char *)in->base, *end = (const char *)in->cur;
+    for (; end - p > 8; p++) {
+        if (memcmp(p, "encoding", 8) == 0)
+            break;
+    }
+    if (end - p <= 8)
+        return false;
+    for (p += 8; p < end && strchr(" \t\r\n=", *p); p++)
+        continue;
+    if (p == end || (*p != '\'' && *p != '"'))
+        return false;
+    const char *v = ++p;
+    while (p < end && *p != v[-1])
+        p++;
+    *name = v;
+    *len = (int)(p - v);
+    return true;
+}
+
 static void xstream_on_start_document(void *ud)
 {
     xstream *xs = ud;
-    xmlParserCtxtPtr ctxt = xs->ctxt;
-    /* Declared UTF-8 or UTF-16 lands in ctxt->encoding, anything else in
-     * the input's; a converter means the bytes are not UTF-8. */
-    const char *enc = (const char *)ctxt->encoding;
-    if (!enc && ctxt->input)
-        enc = (const char *)ctxt->input->encoding;
-    bool converted =
-        ctxt->input && ctxt->input->buf && ctxt->input->buf->encoder;
-    if (converted || (enc && strcasecmp(enc, "UTF-8") != 0 &&
-                      strcasecmp(enc, "UTF8") != 0)) {
-        /* RFC 6120 §11.6: UTF-8 only. */
+    const char *enc;
+    int len;
+    /* RFC 6120 §11.6: UTF-8 only. */
+    if (xstream_declared_encoding(xs->ctxt->input, &enc, &len) &&
+        !(len == 5 && strncasecmp(enc, "UTF-8", 5) == 0) &&
+        !(len == 4 && strncasecmp(enc, "UTF8", 4) == 0)) {
         xstream_fail(xs, XS_STREAM_UNSUPPORTED_ENCODING, XE_BAD_XML,
-                     "encoding %s refused", enc ? enc : "other than UTF-8");
+                     "encoding %.*s refused", len < 40 ? len : 40, enc);
         xstream_halt(xs);
     }
 }
@@ -496,8 +568,14 @@ static void xstream_on_xml_error(void *ud, xmlErrorPtr err)
     size_t len = strlen(msg);
     while (len > 0 && (msg[len - 1] == '\n' || msg[len - 1] == ' '))
         len--;
-    xstream_fail(xs, cond, XE_BAD_XML, "%.*s (line %d)", (int)len, msg,
-                 err->line);
+    /* One line, for the log: libxml2 splits some messages in two. */
+    char line[sizeof xs->why];
+    snprintf(line, sizeof line, "%.*s", (int)len, msg);
+    for (char *c = line; *c; c++) {
+        if (*c == '\n')
+            *c = ' ';
+    }
+    xstream_fail(xs, cond, XE_BAD_XML, "%s (line %d)", line, err->line);
 }
 
 static xmlSAXHandler xstream_sax = {
@@ -540,8 +618,13 @@ static void xstream_begin(xstream *xs, uint64_t at)
         log_error("xstream", "cannot create an XML parser: out of memory");
         abort();
     }
-    /* No network, no entity substitution, no DTD loading. */
-    xmlCtxtUseOptions(xs->ctxt, XML_PARSE_NONET);
+    /* No network, no entity substitution, no DTD loading. And UTF-8 only:
+     * xstream_vet_start() has looked at the first bytes, so libxml2 neither
+     * guesses nor switches encodings, and never converts what it parses. */
+    xmlCtxtUseOptions(xs->ctxt, XML_PARSE_NONET | XML_PARSE_IGNORE_ENC);
+    xmlSwitchEncoding(xs->ctxt, XML_CHAR_ENCODING_UTF8);
+    xs->lead_len = 0;
+    xs->tag_start = UINT64_MAX;
     xs->state = XSTREAM_HEADER;
     xs->depth = 0;
     xs->ctx_base = xs->mark = xs->event_end = at;
@@ -591,40 +674,80 @@ static int xstream_status(const xstream *xs)
     }
 }
 
-/* After a slice ending at offset upto: is the element still arriving (or
- * the header) over the size limit already? */
-static void xstream_check_growth(xstream *xs, uint64_t upto)
+/* Counts the attributes of a start tag (the header's, or a stanza's) that
+ * is still arriving, as an '=' outside quotes each, from start to upto. */
+static void xstream_count_attrs(xstream *xs, uint64_t start, uint64_t upto)
+{
+    if (xs->tag_start != start || xs->tag_scanned < start) {
+        xs->tag_start = xs->tag_scanned = start;
+        xs->tag_attrs = 0;
+        xs->tag_quote = 0;
+    }
+    if (xs->state == XSTREAM_HEADER && xs->tag_scanned < xs->chunk_off)
+        xs->tag_scanned = xs->chunk_off; /* seen in earlier feeds */
+    while (xs->tag_scanned < upto) {
+        const char *p;
+        size_t n;
+        if (xs->tag_scanned < xs->chunk_off) {
+            p = buf_data(&xs->pending) + (xs->tag_scanned - xs->pend_off);
+            n = (size_t)(xs->chunk_off - xs->tag_scanned);
+        } else {
+            p = xs->chunk + (xs->tag_scanned - xs->chunk_off);
+            n = (size_t)(upto - xs->tag_scanned);
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (xs->tag_quote) {
+                if (p[i] == xs->tag_quote)
+                    xs->tag_quote = 0;
+            } else if (p[i] == '\'' || p[i] == '"') {
+                xs->tag_quote = p[i];
+            } else if (p[i] == '=') {
+                xs->tag_attrs++;
+            } else if (p[i] == '>') {
+                xs->tag_attrs = 0; /* an XML declaration ended */
+            }
+        }
+        xs->tag_scanned += n;
+    }
+    if (xs->tag_attrs > xs->limits.max_attrs)
+        xstream_fail(xs, XS_STREAM_POLICY_VIOLATION, XE_LIMIT,
+                     "element with over %u attributes (unfinished)",
+                     xs->limits.max_attrs);
+}
+
+/* After a slice ending at offset upto: limits on the element (or header)
+ * still arriving. Its size is checked so that an element that never ends is
+ * caught as it grows. And libxml2 2.9 checks the attribute names of a start
+ * tag pairwise once it has all of it, in quadratic time, so a long start tag
+ * has its attributes counted before it can end. */
+static void xstream_check_unfinished(xstream *xs, uint64_t upto)
 {
     size_t max = xs->limits.max_stanza_bytes;
     uint64_t start;
-    if (xs->state == XSTREAM_HEADER)
+    if (xs->state == XSTREAM_HEADER) {
         start = xs->ctx_base;
-    else if (buf_len(&xs->pending) > 0)
+    } else if (buf_len(&xs->pending) > 0) {
         start = xs->pend_off;
-    else
-        start = xs->mark > xs->chunk_off ? xs->mark : xs->chunk_off;
-    if (upto - start <= max)
-        return;
-    if (xs->state == XSTREAM_OPEN && buf_len(&xs->pending) == 0) {
+    } else {
         /* Whitespace before the element does not count. */
-        const char *p = xs->chunk + (start - xs->chunk_off);
-        const char *lt = memchr(p, '<', upto - start);
+        uint64_t from = xs->mark > xs->chunk_off ? xs->mark : xs->chunk_off;
+        const char *p = xs->chunk + (from - xs->chunk_off);
+        const char *lt = memchr(p, '<', upto - from);
         if (!lt)
             return;
         start = xs->chunk_off + (uint64_t)(lt - xs->chunk);
-        if (upto - start <= max)
-            return;
     }
-    if (xs->state == XSTREAM_HEADER)
+    if (upto - start > max) {
+        const char *what =
+            xs->state == XSTREAM_HEADER ? "stream header" : "stanza";
         xstream_fail(xs, XS_STREAM_POLICY_VIOLATION, XE_LIMIT,
-                     "stream header of %" PRIu64 " bytes over limit %zu "
-                     "(unfinished)",
-                     upto - start, max);
-    else
-        xstream_fail(xs, XS_STREAM_POLICY_VIOLATION, XE_LIMIT,
-                     "stanza of %" PRIu64 " bytes over limit %zu "
-                     "(unfinished)",
-                     upto - start, max);
+                     "%s of %" PRIu64 " bytes over limit %zu (unfinished)",
+                     what, upto - start, max);
+        return;
+    }
+    if (xs->state == XSTREAM_HEADER ||
+        (xs->depth == 1 && upto - start > XSTREAM_SLICE))
+        xstream_count_attrs(xs, start, upto);
 }
 
 /* Keeps the chunk's bytes of an element that has not ended yet. */
@@ -644,6 +767,30 @@ static void xstream_keep_tail(xstream *xs, size_t len)
     buf_append(&xs->pending, xs->chunk + off, len - off);
 }
 
+/* Takes the first four bytes of a stream into lead, then refuses a UTF-16
+ * or UTF-32 stream (a byte order mark or NUL bytes, RFC 6120 §11.6), skips a
+ * UTF-8 byte order mark and hands the rest to libxml2. Returns how many bytes
+ * of data it took. */
+static size_t xstream_vet_start(xstream *xs, const char *data, size_t len)
+{
+    size_t take = 4 - xs->lead_len < len ? 4 - xs->lead_len : len;
+    memcpy(xs->lead + xs->lead_len, data, take);
+    xs->lead_len += take;
+    if (xs->lead_len < 4)
+        return take;
+    const unsigned char *b = xs->lead;
+    if ((b[0] == 0xFE && b[1] == 0xFF) || (b[0] == 0xFF && b[1] == 0xFE) ||
+        !b[0] || !b[1] || !b[2] || !b[3]) {
+        xstream_fail(xs, XS_STREAM_UNSUPPORTED_ENCODING, XE_BAD_XML,
+                     "stream in UTF-16 or UTF-32 refused");
+        return take;
+    }
+    size_t skip = b[0] == 0xEF && b[1] == 0xBB && b[2] == 0xBF ? 3 : 0;
+    xs->ctx_base += skip;
+    xmlParseChunk(xs->ctxt, (const char *)b + skip, (int)(4 - skip), 0);
+    return take;
+}
+
 int xstream_feed(xstream *xs, const char *data, size_t len)
 {
     if (xs->in_feed)
@@ -657,7 +804,10 @@ int xstream_feed(xstream *xs, const char *data, size_t len)
     size_t pos = 0;
     while (pos < len && xs->state <= XSTREAM_OPEN) {
         size_t n = len - pos < XSTREAM_SLICE ? len - pos : XSTREAM_SLICE;
-        xmlParseChunk(xs->ctxt, data + pos, (int)n, 0);
+        if (xs->lead_len < 4)
+            n = xstream_vet_start(xs, data + pos, len - pos);
+        else
+            xmlParseChunk(xs->ctxt, data + pos, (int)n, 0);
         if (xs->restart && xs->state <= XSTREAM_OPEN) {
             /* RFC 6120 §4.3.3: the bytes after the element that ended the
              * old stream begin the new one. */
@@ -668,7 +818,7 @@ int xstream_feed(xstream *xs, const char *data, size_t len)
         }
         pos += n;
         if (xs->state <= XSTREAM_OPEN)
-            xstream_check_growth(xs, xs->chunk_off + pos);
+            xstream_check_unfinished(xs, xs->chunk_off + pos);
     }
     xs->restart = false;
     xs->fed = xs->chunk_off + len;

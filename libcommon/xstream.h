@@ -3,7 +3,9 @@
  * arbitrary byte chunks. It reports the stream header, each top-level stanza
  * (as a tree and as the raw bytes it came in, for forwarding without
  * re-serializing) and the stream's end; it refuses DTDs, entities other than
- * the five predefined, PIs and comments (RFC 6120 §11.1) and enforces limits. */
+ * the five predefined, PIs and comments (RFC 6120 §11.1) and encodings other
+ * than UTF-8 (§11.6; a UTF-8 byte order mark is skipped), and enforces
+ * limits. */
 #ifndef XMPPD_LIBCOMMON_XSTREAM_H
 #define XMPPD_LIBCOMMON_XSTREAM_H
 #include <stdbool.h>

@@ -45,6 +45,14 @@ void router_accept_header(router_conn *rc, xs_elem *header)
     }
     free(norm);
     accept_send_header(rc, cc ? cc->name : NULL);
+    const char *ns = xstream_content_ns(rc->xs);
+    if (!ns || strcmp(ns, XS_NS_COMPONENT) != 0) {
+        char esc[128];
+        log_warn(rc->who, "stream in namespace %s, not " XS_NS_COMPONENT "; closing",
+                 ns ? log_escape(ns, strlen(ns), esc, sizeof esc) : "(none)");
+        router_conn_close(rc, XS_STREAM_INVALID_NAMESPACE, "this is a component port");
+        return;
+    }
     if (!cc) {
         char esc[128];
         log_warn(rc->who, "stream for unknown component %s; closing",

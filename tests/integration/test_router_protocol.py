@@ -544,3 +544,19 @@ def test_control_socket_report(router):
     c2.close()
     router.wait_for_report(lambda t: "comp2.localhost" not in t and "detached 1" in t,
                            what="comp2 detached")
+
+
+def test_a_client_namespace_stream_gets_invalid_namespace(router):
+    """A client that dials the component port by mistake is told so."""
+    import socket
+    s = socket.create_connection(("127.0.0.1", router.port), timeout=5)
+    s.sendall(b"<stream:stream xmlns='jabber:client' "
+              b"xmlns:stream='http://etherx.jabber.org/streams' to='localhost'>")
+    data = b""
+    while b"</stream:stream>" not in data:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    assert b"<invalid-namespace xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>" in data
