@@ -17,6 +17,7 @@
 #include "libcommon/net.h"
 #include "libcommon/xstream.h"
 #include "tests/unit/testcert.h"
+#include "tests/unit/testloop.h"
 #include "tests/unit/unit.h"
 
 #define SECRET "s3cret"
@@ -187,17 +188,6 @@ static const link_events events_of_link = {
     .down = on_down, .refused = on_refused,
 };
 
-static void run_until(bool (*done)(void), int max_ms)
-{
-    uv_loop_t *loop = net_loop();
-    uint64_t end = uv_now(loop) + (uint64_t)max_ms;
-    while (!done() && uv_now(loop) < end) {
-        uv_run(loop, UV_RUN_NOWAIT);
-        usleep(200);
-        uv_update_time(loop);
-    }
-}
-
 static void setup(void)
 {
     memset(&a, 0, sizeof a);
@@ -237,17 +227,17 @@ static bool got_reply(void) { return last_from_router[0] != '\0'; }
 START_TEST(attaches_binds_and_sends)
 {
     link_conn *l = new_link(SECRET);
-    run_until(is_ready, 5000);
+    testloop_run_until(is_ready, 5000);
     ck_assert_uint_eq(readies, 1);
     ck_assert_uint_eq(a.binds, 3);          /* the instance, then two names */
     ck_assert(link_is_ready(l));
     ck_assert_int_eq(link_send_envelope(l, "store", "j@example.com", "<iq/>", 5), 0);
-    run_until(got_stanza, 5000);
+    testloop_run_until(got_stanza, 5000);
     ck_assert_str_eq(a.last_stanza, "<route xmlns='urn:xmppd:route' to='store' "
                                     "from='sm/1' key='j@example.com'><iq/></route>");
     const char *msg = "<message from='a@b' to='c@d'><body>x</body></message>";
     net_conn_send(a.conn, msg, strlen(msg));
-    run_until(got_reply, 5000);
+    testloop_run_until(got_reply, 5000);
     ck_assert_str_eq(last_from_router, msg);
     link_free(l);
 }
@@ -258,10 +248,10 @@ START_TEST(queues_while_down_and_reconnects)
     link_conn *l = new_link(SECRET);
     /* Sent before the link is up: held, then delivered after the binds. */
     ck_assert_int_eq(link_send(l, "<message to='x@y' from='a@example.com'/>", 40), 0);
-    run_until(got_stanza, 5000);
+    testloop_run_until(got_stanza, 5000);
     ck_assert_uint_eq(a.stanzas, 1);
     net_conn_close(a.conn);                 /* the router goes away */
-    run_until(ready_twice, 5000);
+    testloop_run_until(ready_twice, 5000);
     ck_assert_uint_ge(downs, 1);
     ck_assert_uint_eq(a.connections, 2);
     ck_assert_uint_eq(readies, 2);
@@ -272,10 +262,10 @@ END_TEST
 START_TEST(stops_retrying_when_the_secret_is_wrong)
 {
     link_conn *l = new_link("wrong");
-    run_until(is_refused, 5000);
+    testloop_run_until(is_refused, 5000);
     ck_assert_uint_eq(refusals, 1);
     ck_assert_uint_eq(readies, 0);
-    run_until(ready_twice, 600);            /* no reconnect attempts follow */
+    testloop_run_until(ready_twice, 600);            /* no reconnect attempts follow */
     ck_assert_uint_eq(a.connections, 1);
     link_free(l);
 }
@@ -285,7 +275,7 @@ START_TEST(stops_when_a_bind_is_refused)
 {
     a.refuse_binds = true;
     link_conn *l = new_link(SECRET);
-    run_until(is_refused, 5000);
+    testloop_run_until(is_refused, 5000);
     ck_assert_uint_eq(refusals, 1);
     ck_assert_uint_eq(readies, 0);
     link_free(l);
@@ -295,11 +285,11 @@ END_TEST
 START_TEST(reports_membership_events)
 {
     link_conn *l = new_link(SECRET);
-    run_until(is_ready, 5000);
+    testloop_run_until(is_ready, 5000);
     const char *ev = "<route xmlns='urn:xmppd:route' from='router' to='sm/1'>"
                      "<event xmlns='urn:xmppd:router' type='attach' instance='sm/2'/></route>";
     net_conn_send(a.conn, ev, strlen(ev));
-    run_until(got_event, 5000);
+    testloop_run_until(got_event, 5000);
     ck_assert_uint_eq(events, 1);
     ck_assert_str_eq(last_from_router, "");  /* events are not stanzas */
     link_free(l);
@@ -345,12 +335,12 @@ START_TEST(attaches_over_tls_with_certificates_checked_both_ways)
                         .ca_file = tc.ca_cert, .verify_peer = true };
     ck_assert_int_eq(tls_ctx_new(&co, &client_with_cert, err, sizeof err), 0);
     link_conn *l = new_tls_link(client_with_cert, "localhost");
-    run_until(is_ready, 5000);
+    testloop_run_until(is_ready, 5000);
     ck_assert_uint_eq(readies, 1);
     ck_assert(net_conn_is_tls(a.conn));
     ck_assert(tls_session_peer_verified(net_conn_tls(a.conn)));
     link_send(l, "<message from='a@b' to='c@d'/>", 30);
-    run_until(got_stanza, 5000);
+    testloop_run_until(got_stanza, 5000);
     ck_assert_str_eq(a.last_stanza, "<message from='a@b' to='c@d'/>");
     link_free(l);
     teardown();
@@ -367,7 +357,7 @@ START_TEST(never_attaches_to_a_router_with_the_wrong_name_or_without_a_client_ce
     start_tls_acceptor(&tc, &server, &client, NULL, NULL);
     /* The router's certificate does not name "router.example". */
     link_conn *l = new_tls_link(client, "router.example");
-    run_until(tried_twice, 5000);
+    testloop_run_until(tried_twice, 5000);
     ck_assert_uint_eq(readies, 0);
     ck_assert_uint_ge(downs, 2);        /* it keeps retrying, never attached */
     link_free(l);
@@ -375,7 +365,7 @@ START_TEST(never_attaches_to_a_router_with_the_wrong_name_or_without_a_client_ce
     downs = 0;
     a.connections = 0;
     l = new_tls_link(client, "localhost");
-    run_until(tried_twice, 5000);
+    testloop_run_until(tried_twice, 5000);
     ck_assert_uint_ge(downs, 2);
     ck_assert_uint_eq(readies, 0);
     ck_assert(!a.is_authed);

@@ -11,6 +11,7 @@
 #include "libcommon/buf.h"
 #include "libcommon/error.h"
 #include "libcommon/net.h"
+#include "tests/unit/testloop.h"
 #include "tests/unit/unit.h"
 
 /* One test's world: a listener, the server side and the client side. */
@@ -92,17 +93,6 @@ static void on_connected(void *ud, net_conn *c, int err)
     w.client_err = err;
 }
 
-static void run_until(bool (*done)(void), int max_ms)
-{
-    uv_loop_t *loop = net_loop();
-    uint64_t end = uv_now(loop) + (uint64_t)max_ms;
-    while (!done() && uv_now(loop) < end) {
-        uv_run(loop, UV_RUN_NOWAIT);
-        usleep(200);
-        uv_update_time(loop);
-    }
-}
-
 static bool is_connected(void)
 {
     return w.server && w.client;
@@ -124,7 +114,7 @@ static void start_tcp(void)
     snprintf(addr, sizeof addr, "127.0.0.1:%d", net_listener_port(w.listener));
     ck_assert_int_eq(net_connect(addr, false, NULL, NULL, &client_events, NULL,
                                  on_connected), 0);
-    run_until(is_connected, 5000);
+    testloop_run_until(is_connected, 5000);
     ck_assert_int_eq(w.client_err, 0);
     ck_assert_ptr_nonnull(w.server);
 }
@@ -168,7 +158,7 @@ START_TEST(close_delivers_what_was_queued)
     net_conn_send(w.server, data, n);
     net_conn_close(w.server);          /* at once: the bytes must still arrive */
     ck_assert(net_conn_is_closing(w.server));
-    run_until(both_closed, 5000);
+    testloop_run_until(both_closed, 5000);
     ck_assert_uint_eq(buf_len(&w.client_got), n);
     ck_assert_uint_ge(w.errors, 1);    /* the client saw EOF */
     free(data);
@@ -194,7 +184,7 @@ START_TEST(reports_the_queue_and_when_it_drains)
     ck_assert_uint_gt(net_conn_queued(w.server), 1 << 20);
     ck_assert_uint_eq(w.drained, 0);
     net_conn_resume(w.client);
-    run_until(got_drained, 10000);
+    testloop_run_until(got_drained, 10000);
     ck_assert_uint_eq(w.drained, 1);
     ck_assert_uint_le(net_conn_queued(w.server), 64 * 1024);
 }
@@ -246,7 +236,7 @@ START_TEST(returns_the_whole_messages_a_dead_peer_never_got)
     struct linger lg = { 1, 0 };
     setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
     net_conn_close(w.client);
-    run_until(server_failed, 5000);
+    testloop_run_until(server_failed, 5000);
     size_t n = buf_len(&unsent_seen);
     const char *d = buf_data(&unsent_seen);
     ck_assert_uint_gt(n, 0);
@@ -271,7 +261,7 @@ START_TEST(counts_connections_per_address)
     char addr[64];
     snprintf(addr, sizeof addr, "127.0.0.1:%d", net_listener_port(w.listener));
     net_connect(addr, false, NULL, NULL, &client_events, NULL, on_connected);
-    run_until(is_connected, 5000);
+    testloop_run_until(is_connected, 5000);
     ck_assert_uint_eq(w.last_same_host, 2);
     /* When one closes, the next one counts one again... after both sides go. */
     net_conn_close(first_client);
@@ -279,11 +269,11 @@ START_TEST(counts_connections_per_address)
     net_conn_close(w.client);
     net_conn_close(w.server);
     w.server = w.client = NULL;
-    run_until(both_closed, 5000);
+    testloop_run_until(both_closed, 5000);
     for (int i = 0; i < 20; i++)
         uv_run(net_loop(), UV_RUN_NOWAIT);
     net_connect(addr, false, NULL, NULL, &client_events, NULL, on_connected);
-    run_until(is_connected, 5000);
+    testloop_run_until(is_connected, 5000);
     ck_assert_uint_eq(w.last_same_host, 1);
 }
 END_TEST
@@ -298,11 +288,11 @@ START_TEST(works_over_a_unix_socket)
     ck_assert_int_eq(net_listen(&o, &w.listener), 0);
     ck_assert_int_eq(net_connect(sock, true, NULL, NULL, &client_events, NULL,
                                  on_connected), 0);
-    run_until(is_connected, 5000);
+    testloop_run_until(is_connected, 5000);
     ck_assert_str_eq(net_conn_peer(w.server), "unix");
     net_conn_send(w.client, "hello", 5);
     want_server_bytes = 5;
-    run_until(server_has_all, 5000);
+    testloop_run_until(server_has_all, 5000);
     ck_assert_int_eq(memcmp(buf_data(&w.server_got), "hello", 5), 0);
     net_listener_close(w.listener);
     ck_assert_int_ne(access(sock, F_OK), 0);   /* the socket file is gone */
@@ -326,11 +316,11 @@ START_TEST(fires_a_timeout_once_and_can_rearm_or_stop)
 {
     start_tcp();
     net_conn_set_timeout(w.server, 30, on_timeout);
-    run_until(timed_out, 2000);
+    testloop_run_until(timed_out, 2000);
     ck_assert_uint_eq(w.timeouts, 1);
     net_conn_set_timeout(w.server, 30, on_timeout);
     net_conn_set_timeout(w.server, 0, on_timeout);
-    run_until(both_closed, 200);       /* nothing closes; just let time pass */
+    testloop_run_until(both_closed, 200);       /* nothing closes; just let time pass */
     ck_assert_uint_eq(w.timeouts, 1);
 }
 END_TEST
@@ -353,7 +343,7 @@ START_TEST(reports_a_refused_connection)
         uv_run(net_loop(), UV_RUN_NOWAIT);
     ck_assert_int_eq(net_connect(addr, false, NULL, NULL, &client_events, NULL,
                                  on_connected), 0);
-    run_until(connect_failed, 5000);
+    testloop_run_until(connect_failed, 5000);
     ck_assert_int_eq(w.client_err, UV_ECONNREFUSED);
     ck_assert_ptr_null(w.client);
 }
