@@ -315,6 +315,19 @@ static void start_tls_acceptor(testcert *tc, tls_ctx **server, tls_ctx **client,
     snprintf(a.address, sizeof a.address, "127.0.0.1:%d", net_listener_port(a.listener));
 }
 
+/* Everything using the contexts must be gone before they are freed. */
+static void stop_tls_acceptor(testcert *tc, tls_ctx *server, tls_ctx *client)
+{
+    teardown();
+    if (a.conn)
+        net_conn_close(a.conn);
+    net_listener_close(a.listener);
+    teardown();
+    tls_ctx_free(server);
+    tls_ctx_free(client);
+    testcert_remove(tc);
+}
+
 static link_conn *new_tls_link(tls_ctx *client, const char *name)
 {
     link_opts o = {
@@ -343,8 +356,8 @@ START_TEST(attaches_over_tls_with_certificates_checked_both_ways)
     testloop_run_until(got_stanza, 5000);
     ck_assert_str_eq(a.last_stanza, "<message from='a@b' to='c@d'/>");
     link_free(l);
-    teardown();
-    testcert_remove(&tc);
+    stop_tls_acceptor(&tc, server, client);
+    tls_ctx_free(client_with_cert);
 }
 END_TEST
 
@@ -370,8 +383,7 @@ START_TEST(never_attaches_to_a_router_with_the_wrong_name_or_without_a_client_ce
     ck_assert_uint_eq(readies, 0);
     ck_assert(!a.is_authed);
     link_free(l);
-    teardown();
-    testcert_remove(&tc);
+    stop_tls_acceptor(&tc, server, client);
 }
 END_TEST
 
