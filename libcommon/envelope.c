@@ -70,3 +70,67 @@ bool envelope_inner(const char *raw, size_t len, size_t *off, size_t *inner_len)
     *inner_len = end - (i + 1);
     return true;
 }
+
+/* The length of the attribute name at s, or 0. */
+static size_t envelope_name_len(const char *s, const char *end)
+{
+    size_t n = 0;
+    while (s + n < end && s[n] != '=' && s[n] != ' ' && s[n] != '\t' &&
+           s[n] != '\n' && s[n] != '\r' && s[n] != '/' && s[n] != '>')
+        n++;
+    return n;
+}
+
+static bool envelope_is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+bool envelope_stamp(buf *out, const char *raw, size_t len, const char *ns,
+                    const char *from)
+{
+    size_t off, inner_len;
+    if (!envelope_inner(raw, len, &off, &inner_len))
+        return false;
+    const char *p = raw + 1, *end = raw + len;
+    size_t name = envelope_name_len(p, end);
+    buf_append(out, raw, 1 + name);             /* "<message" */
+    if (ns) {
+        buf_append_str(out, " xmlns='");
+        buf_append_xml(out, ns, strlen(ns), 1);
+        buf_append_str(out, "'");
+    }
+    if (from) {
+        buf_append_str(out, " from='");
+        buf_append_xml(out, from, strlen(from), 1);
+        buf_append_str(out, "'");
+    }
+    p += name;
+    /* Copy the attributes one by one, leaving out xmlns= and from=. */
+    for (;;) {
+        const char *ws = p;
+        while (p < end && envelope_is_space(*p))
+            p++;
+        if (p >= end || *p == '>' || *p == '/')
+            break;
+        const char *attr = p;
+        size_t alen = envelope_name_len(p, end);
+        p += alen;
+        while (p < end && (envelope_is_space(*p) || *p == '='))
+            p++;
+        if (p >= end || (*p != '\'' && *p != '"'))
+            return false;
+        char quote = *p++;
+        while (p < end && *p != quote)
+            p++;
+        if (p >= end)
+            return false;
+        p++;
+        bool drop = (alen == 5 && memcmp(attr, "xmlns", 5) == 0) ||
+                    (alen == 4 && memcmp(attr, "from", 4) == 0);
+        if (!drop)
+            buf_append(out, ws, (size_t)(p - ws));
+    }
+    buf_append(out, p, (size_t)(end - p));      /* "/>" or ">...</message>" */
+    return true;
+}

@@ -26,4 +26,14 @@ void envelope_wrap(buf *out, const envelope *e, const char *inner, size_t len);
  * Both are 0 for an empty element (<x/>). Returns false when raw is not a
  * single element. */
 bool envelope_inner(const char *raw, size_t len, size_t *off, size_t *inner_len);
+
+/* Appends raw (one well-formed element, e.g. a client's stanza) to out with
+ * its start tag rewritten: any default namespace declaration and any from
+ * attribute are dropped, and xmlns='ns' (when ns is not NULL) and
+ * from='from' (escaped) are added, the rest kept byte for byte. This is how
+ * a stanza read from a client stream is stamped (RFC 6120 §8.1.2.1) and made
+ * to carry its namespace inside an envelope. Returns false, appending
+ * nothing, when raw is not a single element. */
+bool envelope_stamp(buf *out, const char *raw, size_t len, const char *ns,
+                    const char *from);
 #endif

@@ -69,6 +69,42 @@ START_TEST(unwrapping_a_wrapped_stanza_gives_it_back)
 }
 END_TEST
 
+static const struct { const char *raw, *ns, *from, *want; } stamps[] = {
+    { "<message to='a@b'><body>x</body></message>", "jabber:client", "me@x/r",
+      "<message xmlns='jabber:client' from='me@x/r' to='a@b'><body>x</body></message>" },
+    { "<presence/>", NULL, "me@x/r", "<presence from='me@x/r'/>" },
+    { "<iq from='forged@evil' type=\"get\" id='1'><ping xmlns='urn:xmpp:ping'/></iq>",
+      "jabber:client", "me@x/r",
+      "<iq xmlns='jabber:client' from='me@x/r' type=\"get\" id='1'><ping xmlns='urn:xmpp:ping'/></iq>" },
+    { "<message\n  xmlns='jabber:client'  to='a@b' from = \"x\" >hi</message>", "jabber:client",
+      "o'k@x", "<message xmlns='jabber:client' from='o&apos;k@x'  to='a@b'>hi</message>" },
+    { "<message fromage='1' xmlns:x='urn:x' x:from='2'/>", NULL, "me@x",
+      "<message from='me@x' fromage='1' xmlns:x='urn:x' x:from='2'/>" },
+};
+
+START_TEST(stamps_from_and_namespace_on_the_start_tag)
+{
+    buf b;
+    buf_init(&b);
+    const char *raw = stamps[_i].raw;
+    ck_assert(envelope_stamp(&b, raw, strlen(raw), stamps[_i].ns, stamps[_i].from));
+    char *s = buf_steal(&b);
+    ck_assert_str_eq(s, stamps[_i].want);
+    free(s);
+}
+END_TEST
+
+START_TEST(refuses_to_stamp_what_is_not_one_element)
+{
+    buf b;
+    buf_init(&b);
+    ck_assert(!envelope_stamp(&b, "<a x='1>", 8, NULL, "f"));
+    ck_assert(!envelope_stamp(&b, "text", 4, NULL, "f"));
+    ck_assert_uint_eq(buf_len(&b), 0);
+    buf_close(&b);
+}
+END_TEST
+
 Suite *unit_suite(void)
 {
     Suite *suite = suite_create("envelope");
@@ -79,6 +115,9 @@ Suite *unit_suite(void)
     tcase_add_test(tc, wraps_with_escaped_attributes);
     tcase_add_test(tc, wraps_an_error_and_an_empty_envelope);
     tcase_add_test(tc, unwrapping_a_wrapped_stanza_gives_it_back);
+    tcase_add_loop_test(tc, stamps_from_and_namespace_on_the_start_tag, 0,
+                        sizeof stamps / sizeof stamps[0]);
+    tcase_add_test(tc, refuses_to_stamp_what_is_not_one_element);
     suite_add_tcase(suite, tc);
     return suite;
 }
