@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: MIT */
+/* libcommon/auth.h: the server side of SASL for client streams (RFC 6120 §6)
+ * over Cyrus libsasl2: SCRAM-SHA-1/-256 and their -PLUS variants (RFC 5802,
+ * RFC 7677) and PLAIN (RFC 4616, over TLS only). The server never holds a
+ * password, only SCRAM credentials (docs/store-protocol.md), which the caller
+ * fetches for the user named in the first message and attaches to the session.
+ * Single-threaded: every call of this module comes from one thread. */
+#ifndef XMPPD_LIBCOMMON_AUTH_H
+#define XMPPD_LIBCOMMON_AUTH_H
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct auth_session auth_session;   /* opaque: one stream's exchange */
+
+/* Results of auth_start/auth_step besides the XE_* errors. */
+enum {
+    AUTH_OK = 0,          /* authenticated: send <success/> with the data */
+    AUTH_CONTINUE = 1,    /* send <challenge/> with the data, await <response/> */
+};
+
+/* The <failure/> conditions of RFC 6120 §6.5, for the element to send. */
+typedef enum {
+    AUTH_COND_NONE = 0,                /* no failure (yet) */
+    AUTH_COND_ABORTED,
+    AUTH_COND_ACCOUNT_DISABLED,
+    AUTH_COND_CREDENTIALS_EXPIRED,
+    AUTH_COND_ENCRYPTION_REQUIRED,
+    AUTH_COND_INCORRECT_ENCODING,
+    AUTH_COND_INVALID_AUTHZID,
+    AUTH_COND_INVALID_MECHANISM,
+    AUTH_COND_MALFORMED_REQUEST,
+    AUTH_COND_MECHANISM_TOO_WEAK,
+    AUTH_COND_NOT_AUTHORIZED,
+    AUTH_COND_TEMPORARY_AUTH_FAILURE,
+} auth_condition;
+
+/* The element name of cond, e.g. "not-authorized"; NULL for AUTH_COND_NONE. */
+const char *auth_condition_name(auth_condition cond);
+
+/* Sizes of the base64 fields of a credential, with the NUL. */
+#define AUTH_SALT_B64_MAX 89     /* salts up to 64 bytes */
+#define AUTH_KEY_B64_MAX 45      /* SHA-256 digests; SHA-1 needs 29 */
+#define AUTH_SALT_BYTES 16       /* the salt auth_scram_make draws */
+
+/* One SCRAM credential as the store keeps it: <scram mech='' iterations=''
+ * salt='' stored-key='' server-key=''/>, fields in base64. Embeddable. */
+typedef struct auth_scram_cred {
+    char mech[16];                        /* "SCRAM-SHA-1" or "SCRAM-SHA-256" */
+    unsigned iterations;
+    char salt[AUTH_SALT_B64_MAX];
+    char stored_key[AUTH_KEY_B64_MAX];
+    char server_key[AUTH_KEY_B64_MAX];
+} auth_scram_cred;
+
+/* Channel binding data of the stream's TLS session (tls_session_channel_binding). */
+typedef struct auth_channel_binding {
+    const char *type;                     /* "tls-exporter", "tls-server-end-point", ... */
+    const unsigned char *data;
+    size_t len;
+} auth_channel_binding;
+
+/* Sets up Cyrus SASL for this process, once: our mechanisms only, no config
+ * files, no sasldb, its log lines into log.h at debug. service is the SASL
+ * service name ("xmpp"). Later calls do nothing and return 0. Returns 0 or
+ * XE_CONFIG (Cyrus failed, or the SCRAM or PLAIN plugin is not installed). */
+int auth_init(const char *service);
+/* Releases Cyrus's global state (at exit, after every session is freed). */
+void auth_done(void);
+
+/* A session for one stream to server_fqdn (the domain the client asked for).
+ * is_tls says the stream is encrypted (PLAIN is offered only then); cb is
+ * NULL, or the TLS channel binding, copied, which makes the -PLUS mechanisms
+ * available. Call auth_init() first. */
+auth_session *auth_session_new(const char *server_fqdn, bool is_tls,
+                               const auth_channel_binding *cb);
+void auth_session_free(auth_session *s);                 /* NULL is fine */
+
+/* The mechanisms to offer, space-separated, strongest first; valid while s
+ * lives. */
+const char *auth_mechanisms(auth_session *s);
+
+/* The user name (authcid) in the first message of mech, so the caller can
+ * fetch its credentials before auth_start(). data is the decoded <auth/>
+ * payload. On success *authcid is a new string the caller frees. Returns 0,
+ * XE_PROTOCOL (malformed message) or XE_NOT_FOUND (mech is not ours). */
+int auth_peek_user(const char *mech, const char *data, size_t len,
+                   char **authcid);
+
+/* Attaches the stored credentials of user (the name auth_peek_user gave),
+ * copied. Entries whose fields are malformed are left out and logged; with
+ * none (unknown user), SCRAM runs to the end and fails like a wrong password.
+ * Returns 0, or XE_PROTOCOL if some entry was left out. */
+int auth_session_set_credentials(auth_session *s, const char *user,
+                                 const auth_scram_cred *creds, size_t n);
+
+/* Starts mech with the client's initial response (data, len; len 0 for none)
+ * and auth_step() continues with each <response/>. *out, *outlen: the data
+ * for the <challenge/> or <success/> (may be empty), valid until the next
+ * call on s. Returns AUTH_CONTINUE, AUTH_OK, XE_AUTH (wrong password, unknown
+ * user, channel binding mismatch, refused authzid) or XE_PROTOCOL (malformed
+ * input, a mechanism not offered, out of order); auth_failure() then names
+ * the <failure/> condition and the session is finished. */
+int auth_start(auth_session *s, const char *mech, const char *data, size_t len,
+               const char **out, size_t *outlen);
+int auth_step(auth_session *s, const char *data, size_t len,
+              const char **out, size_t *outlen);
+auth_condition auth_failure(const auth_session *s);
+
+/* After AUTH_OK: the authenticated user name (authcid) as the client sent it,
+ * for the caller to nodeprep; the authzid was empty or its bare JID
+ * (authcid@server_fqdn). NULL before. Valid while s lives. */
+const char *auth_username(const auth_session *s);
+
+/* Makes the credential of mech ("SCRAM-SHA-1" or "SCRAM-SHA-256") for a new
+ * password (UTF-8, SASLprepped here) with a random salt. Returns 0,
+ * XE_NOT_FOUND (unknown mech) or XE_PROTOCOL (the password is empty, fails
+ * SASLprep, or iterations is 0). */
+int auth_scram_make(const char *mech, const char *password, unsigned iterations,
+                    auth_scram_cred *out);
+/* As auth_scram_make, with the given salt and without SASLprep: for tests
+ * against published vectors. */
+int auth_scram_derive(const char *mech, const char *password,
+                      const unsigned char *salt, size_t salt_len,
+                      unsigned iterations, auth_scram_cred *out);
+#endif
