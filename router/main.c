@@ -111,6 +111,11 @@ int main(int argc, char **argv)
     uv_signal_start(&sig_term, router_on_signal, SIGTERM);
     uv_signal_start(&sig_int, router_on_signal, SIGINT);
     uv_signal_start(&sig_hup, router_on_signal, SIGHUP);
+    for (size_t i = 0; i < r->config.n_components; i++)
+        if (strcmp(r->config.components[i].secret, "change-me") == 0)
+            log_warn("router", "component %s still has the sample secret \"change-me\" "
+                     "(%s:%d); anyone who can connect may attach as it",
+                     r->config.components[i].name, path, r->config.components[i].line);
     log_info("router", "started with %zu component definitions, domains:%s%s",
              r->config.n_components, r->config.n_domains ? " " : " (none)",
              r->config.n_domains ? r->config.domains[0] : "");

@@ -115,7 +115,11 @@ START_TEST(loads_the_sample_config)
     ck_assert_str_eq(cfg_attr(listen, "unix"), "router.sock");
     /* The third <listen> is inside a comment. */
     ck_assert_ptr_null(cfg_next(listen));
-    ck_assert_ptr_null(cfg_child(router, "component"));
+    /* The sample's components: store and xmppdctl; echo.localhost is a comment. */
+    const cfg_node *comp = cfg_child(router, "component");
+    ck_assert_str_eq(cfg_attr(comp, "name"), "store");
+    ck_assert_str_eq(cfg_attr(cfg_next(comp), "name"), "xmppdctl");
+    ck_assert_ptr_null(cfg_next(cfg_next(comp)));
 
     const cfg_node *limits = cfg_child(router, "limits");
     size_t stanza = 0, rate = 0, queue = 0;

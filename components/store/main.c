@@ -1,0 +1,212 @@
+/* SPDX-License-Identifier: MIT */
+/* components/store/main.c: xmppd-store's arguments, config and event loop. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "components/store/store.h"
+#include "libcommon/error.h"
+#include "libcommon/log.h"
+#include "libcommon/net.h"
+#include "libcommon/proc.h"
+
+static const char store_usage[] =
+    "Usage: xmppd-store -c FILE [--check-config]\n"
+    "\n"
+    "The xmppd store: the suite's database (accounts, SCRAM credentials, roster,\n"
+    "offline messages, private XML, vCards, block lists). It reads the <store>\n"
+    "section of FILE, opens its <database> (SQLite or PostgreSQL), attaches to\n"
+    "the router and serves the service \"store\". Usually started by xmppdctl.\n"
+    "\n"
+    "Options:\n"
+    "  -c, --config FILE   the suite's config file (required)\n"
+    "      --check-config  check the store's section of FILE and exit\n"
+    "  -h, --help          show this help\n"
+    "\n"
+    "Signals: SIGTERM/SIGINT stop it cleanly, SIGHUP reopens its log file.\n";
+
+static store the_store;
+static int store_exit_code;
+static uv_signal_t sig_term, sig_int, sig_hup;
+static const link_bind store_binds[] = { { .name = "store", .is_service = true } };
+
+static void store_on_ready(link_conn *l, void *ud)
+{
+    (void)ud;
+    log_info("store", "attached to the router as %s", link_instance(l));
+}
+
+static void store_on_refused(link_conn *l, const char *why, void *ud)
+{
+    (void)l, (void)ud;
+    log_error("store", "the router refused the link: %s", why);
+}
+
+static const link_events store_link_events = {
+    .ready = store_on_ready,
+    .stanza = store_on_stanza,
+    .refused = store_on_refused,
+};
+
+static void store_on_driver_closed(void *ud)
+{
+    store *s = ud;
+    s->drv = NULL;
+    if (s->link)
+        link_free(s->link);
+    s->link = NULL;
+}
+
+static void store_on_signal(uv_signal_t *h, int signum)
+{
+    (void)h;
+    if (signum == SIGHUP) {
+        log_reopen();
+        log_info("store", "log reopened");
+        return;
+    }
+    log_info("store", "got %s", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+    uv_close((uv_handle_t *)&sig_term, NULL);
+    uv_close((uv_handle_t *)&sig_int, NULL);
+    uv_close((uv_handle_t *)&sig_hup, NULL);
+    store *s = &the_store;
+    if (s->is_stopping)
+        return;
+    s->is_stopping = true;
+    /* What is queued is finished and answered, then the link goes. */
+    s->ops->close(s->drv, store_on_driver_closed, s);
+}
+
+static void store_on_schema(store *s, int err)
+{
+    if (err < 0) {
+        log_error("store", "cannot use the database; stopping");
+        if (!s->is_stopping) {
+            s->is_stopping = true;
+            uv_close((uv_handle_t *)&sig_term, NULL);
+            uv_close((uv_handle_t *)&sig_int, NULL);
+            uv_close((uv_handle_t *)&sig_hup, NULL);
+            s->ops->close(s->drv, store_on_driver_closed, s);
+        }
+        store_exit_code = 1;
+        return;
+    }
+    if (s->is_stopping)
+        return;
+    s->link_cfg.opts.binds = store_binds;
+    s->link_cfg.opts.n_binds = 1;
+    s->link = link_new(&s->link_cfg.opts, &store_link_events, s);
+}
+
+static int store_config(const cfg *c, store *s, cfg_diag *diag)
+{
+    const cfg_node *sec = cfg_child(cfg_root(c), "store");
+    if (!sec)
+        return cfg_error(diag, cfg_root(c), "the config has no <store> section");
+    static const char *const attrs[] = { NULL };
+    if (cfg_check_attrs(sec, attrs, diag) < 0)
+        return XE_CONFIG;
+    const cfg_node *db = cfg_child(sec, "database");
+    if (db && cfg_next(db))
+        return cfg_error(diag, cfg_next(db), "<store> takes one <database>");
+    const char *driver = db ? cfg_attr(db, "driver") : NULL;
+    static const char *const sqlite_attrs[] = { "driver", "file", "busy-timeout", NULL };
+    static const char *const pg_attrs[] = { "driver", "conninfo", NULL };
+    const char *conninfo;
+    if (!driver || strcmp(driver, "sqlite") == 0) {
+        s->ops = &store_driver_sqlite;
+        if (cfg_check_attrs(db, sqlite_attrs, diag) < 0)
+            return XE_CONFIG;
+    } else if (strcmp(driver, "postgresql") == 0) {
+        s->ops = &store_driver_pg;
+        if (cfg_check_attrs(db, pg_attrs, diag) < 0 ||
+            cfg_required(db, "conninfo", &conninfo, diag) < 0)
+            return XE_CONFIG;
+    } else {
+        return cfg_error(diag, db, "driver \"%s\" is not sqlite or postgresql", driver);
+    }
+    return component_link_opts(c, sec, "store", &s->link_cfg, diag);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "config", required_argument, NULL, 'c' },
+        { "check-config", no_argument, NULL, 'k' },
+        { "help", no_argument, NULL, 'h' },
+        { 0 },
+    };
+    const char *path = NULL;
+    bool check_only = false;
+    int ch;
+    while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'c': path = optarg; break;
+        case 'k': check_only = true; break;
+        case 'h': fputs(store_usage, stdout); return 0;
+        default: fputs(store_usage, stderr); return 2;
+        }
+    }
+    if (!path || optind < argc) {
+        fputs(store_usage, stderr);
+        return 2;
+    }
+
+    cfg *conf;
+    cfg_diag diag = { 0 };
+    if (cfg_load(path, &conf, &diag) < 0) {
+        cfg_diag_print(&diag);
+        return 1;
+    }
+    store *s = &the_store;
+    if (store_config(conf, s, &diag) < 0 || proc_log_setup(conf, "store", &diag) < 0) {
+        if (!diag.file[0])
+            snprintf(diag.file, sizeof diag.file, "%s", path);
+        cfg_diag_print(&diag);
+        component_link_cfg_close(&s->link_cfg);
+        cfg_free(conf);
+        return 1;
+    }
+    if (check_only) {
+        component_link_cfg_close(&s->link_cfg);
+        cfg_free(conf);
+        return 0;
+    }
+
+    uv_loop_t *loop = uv_default_loop();
+    s->loop = loop;
+    net_init(loop);
+    signal(SIGPIPE, SIG_IGN);
+    char *state = proc_state_dir(conf);
+    mkdir(state, 0750);
+    free(state);
+    if (s->ops->open(loop, conf, cfg_child(cfg_child(cfg_root(conf), "store"), "database"),
+                     &s->drv, &diag) < 0) {
+        if (!diag.file[0])
+            snprintf(diag.file, sizeof diag.file, "%s", path);
+        cfg_diag_print(&diag);
+        component_link_cfg_close(&s->link_cfg);
+        cfg_free(conf);
+        return 1;
+    }
+    cfg_free(conf);
+    uv_signal_init(loop, &sig_term);
+    uv_signal_init(loop, &sig_int);
+    uv_signal_init(loop, &sig_hup);
+    uv_signal_start(&sig_term, store_on_signal, SIGTERM);
+    uv_signal_start(&sig_int, store_on_signal, SIGINT);
+    uv_signal_start(&sig_hup, store_on_signal, SIGHUP);
+    log_info("store", "started with the %s driver", s->ops->name);
+    store_schema_migrate(s, store_on_schema);
+
+    uv_run(loop, UV_RUN_DEFAULT);
+
+    component_link_cfg_close(&s->link_cfg);
+    uv_loop_close(loop);
+    log_info("store", "stopped");
+    log_close();
+    return store_exit_code;
+}
