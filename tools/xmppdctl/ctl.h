@@ -165,6 +165,10 @@ ctl_command_fn ctl_cmd_restart;      /* start.c */
 ctl_command_fn ctl_cmd_stop;         /* stop.c */
 ctl_command_fn ctl_cmd_status;       /* status.c */
 ctl_command_fn ctl_cmd_check_config; /* check.c */
+ctl_command_fn ctl_cmd_adduser;      /* users.c */
+ctl_command_fn ctl_cmd_passwd;       /* users.c */
+ctl_command_fn ctl_cmd_deluser;      /* users.c */
+ctl_command_fn ctl_cmd_listusers;    /* users.c */
 
 void ctl_help_print(FILE *out);  /* help.c: the manual */
 void ctl_usage_print(FILE *out); /* main.c: the short form */

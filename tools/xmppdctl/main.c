@@ -27,6 +27,10 @@ static const ctl_command ctl_commands[] = {
     {.name = "restart", .args = " [-f]", .run = ctl_cmd_restart},
     {.name = "status", .args = "", .run = ctl_cmd_status},
     {.name = "check-config", .args = "", .run = ctl_cmd_check_config},
+    {.name = "adduser", .args = " JID [--password-file FILE]", .run = ctl_cmd_adduser},
+    {.name = "passwd", .args = " JID [--password-file FILE]", .run = ctl_cmd_passwd},
+    {.name = "deluser", .args = " JID", .run = ctl_cmd_deluser},
+    {.name = "listusers", .args = " [DOMAIN...]", .run = ctl_cmd_listusers},
     {.name = "help", .args = "", .run = ctl_cmd_help},
 };
 

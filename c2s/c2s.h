@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: MIT */
+/* c2s/c2s.h: xmppd-c2s, the client-to-server process (RFC 6120): what its
+ * files share. main.c wires, config.c reads <c2s>, conn.c owns the client
+ * streams, starttls.c/sasl.c/bind.c negotiate, session.c talks to the router
+ * (store and sm) and delivers to clients. */
+#ifndef XMPPD_C2S_C2S_H
+#define XMPPD_C2S_C2S_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "libcommon/auth.h"
+#include "libcommon/cfg.h"
+#include "libcommon/component.h"
+#include "libcommon/jid.h"
+#include "libcommon/link.h"
+#include "libcommon/net.h"
+#include "libcommon/rate.h"
+#include "libcommon/tls.h"
+#include "libcommon/xs.h"
+#include "libcommon/xstream.h"
+
+#define C2S_NS_SESSION "urn:ietf:params:xml:ns:xmpp-session"
+#define C2S_NS_XMPPD_SESSION "urn:xmppd:session"
+#define C2S_NS_STORE "urn:xmppd:store"
+
+typedef struct c2s_limits {
+    size_t max_stanza_bytes;
+    unsigned max_depth;
+    uint64_t rate_bytes_per_s, burst_bytes;
+    unsigned max_connections_per_address;
+    uint64_t auth_timeout_ms, idle_timeout_ms;
+    unsigned max_auth_failures;
+    uint64_t auth_failure_delay_ms;      /* the first failure's delay per address */
+} c2s_limits;
+
+typedef struct c2s_listen {
+    char *address;
+    bool is_tls;                         /* direct TLS (XEP-0368) */
+} c2s_listen;
+
+typedef struct c2s_config {
+    char **domains;                      /* normalized served domains */
+    size_t n_domains;
+    c2s_listen *listens;
+    size_t n_listens;
+    bool tls_required;
+    tls_ctx *tls;                        /* every <certificate>; NULL: none */
+    c2s_limits limits;
+    component_link_cfg link;
+} c2s_config;
+
+typedef struct c2s_conn c2s_conn;
+
+/* Recent authentication failures of one address, for throttling. */
+typedef struct c2s_addr_failures {
+    char host[64];
+    unsigned count;
+    uint64_t last_ms;
+} c2s_addr_failures;
+
+#define C2S_FAILURE_SLOTS 64
+
+typedef struct c2s {
+    c2s_config config;
+    link_conn *link;
+    net_listener **listeners;
+    size_t n_listeners;
+    c2s_conn *conns;                     /* every open client connection */
+    uint64_t next_conn_id;
+    uint64_t next_req_id;
+    uv_timer_t tick;                     /* rate pauses and delayed failures */
+    unsigned n_waiting;                  /* connections the tick watches */
+    bool is_stopping;
+    c2s_addr_failures failures[C2S_FAILURE_SLOTS];
+} c2s;
+
+typedef enum {
+    C2S_CONN_OPENING,        /* waiting for a stream header */
+    C2S_CONN_OPEN,           /* header exchanged, features sent */
+    C2S_CONN_TLS,            /* <proceed/> sent, handshake under way */
+    C2S_CONN_CLOSING,
+} c2s_conn_state;
+
+struct c2s_conn {
+    c2s *srv;
+    net_conn *net;
+    xstream *xs;
+    c2s_conn *prev, *next;
+    uint64_t id;
+    char who[160];                       /* log context */
+    c2s_conn_state state;
+    char *domain;                        /* the served domain the client asked for */
+    char stream_id[33];
+    bool has_header_sent;
+    bool is_authed;
+
+    /* SASL (sasl.c) */
+    auth_session *auth;
+    char *auth_mech;
+    char *auth_authcid;                  /* as peeked from the first message */
+    char *auth_initial;                  /* decoded initial response */
+    size_t auth_initial_len;
+    uint64_t store_req;                  /* pending account-get, 0 if none */
+    unsigned auth_failures;
+    uint64_t failure_at_ms;              /* a failure waits to be sent */
+    char failure_cond[32];
+    jid *user;                           /* bare JID after <success/> */
+
+    /* binding and the session (bind.c, session.c) */
+    jid *full;                           /* after <bind>, while sm decides */
+    char *bind_iq_id;
+    char *sm_instance;                   /* after sm said started */
+    bool is_bound;
+
+    /* limits */
+    rate rl;
+    uint64_t resume_at_ms;
+};
+
+/* config.c: reads the served domains and the <c2s> section. Returns 0 or
+ * XE_CONFIG with diag filled. c2s_config_close() frees what it owns. */
+int c2s_config_load(const cfg *c, c2s_config *out, cfg_diag *diag);
+void c2s_config_close(c2s_config *conf);
+bool c2s_serves(const c2s *s, const char *domain);
+
+/* conn.c */
+int c2s_listen_all(c2s *s);                          /* 0 or a UV_E* code */
+void c2s_conn_send(c2s_conn *cn, const char *data, size_t len);
+void c2s_conn_send_str(c2s_conn *cn, const char *s);
+void c2s_conn_send_elem(c2s_conn *cn, xs_elem *e);   /* takes e */
+/* Ends the stream: with a stream error unless cond < 0, then closes. The
+ * connection stays valid until the caller returns. */
+void c2s_conn_close(c2s_conn *cn, int cond, const char *why);
+void c2s_conn_restart(c2s_conn *cn);                 /* after TLS or SASL */
+void c2s_conn_set_idle(c2s_conn *cn);
+void c2s_conn_set_who(c2s_conn *cn, const char *user);   /* log context */
+                /* auth timeout -> idle timeout */
+void c2s_conn_watch(c2s_conn *cn);                   /* the tick looks at cn */
+void c2s_shutdown(c2s *s);                           /* SIGTERM */
+c2s_conn *c2s_conn_by_id(c2s *s, uint64_t id);
+c2s_conn *c2s_conn_by_full(c2s *s, const char *full);
+
+/* starttls.c */
+void c2s_starttls(c2s_conn *cn, xs_elem *st);
+void c2s_on_tls_ready(c2s_conn *cn);
+
+/* sasl.c */
+const char *c2s_sasl_mechanisms(c2s_conn *cn);       /* NULL: nothing to offer */
+void c2s_sasl_handle(c2s_conn *cn, xs_elem *st);
+void c2s_sasl_store_answer(c2s_conn *cn, xs_elem *iq);   /* NULL: store gone */
+void c2s_sasl_send_due_failure(c2s_conn *cn);
+void c2s_sasl_close(c2s_conn *cn);
+
+/* bind.c */
+void c2s_bind_handle(c2s_conn *cn, xs_elem *iq);     /* an iq before binding */
+void c2s_bind_answer(c2s_conn *cn, const char *action, const char *cond,
+                     const char *sm_from);
+
+/* session.c */
+void c2s_session_on_link_stanza(link_conn *l, xs_elem *st, const char *raw,
+                                size_t len, void *ud);
+void c2s_session_on_member(link_conn *l, const char *type, const char *instance,
+                           const char *name, const char *kind, void *ud);
+void c2s_session_start(c2s_conn *cn);                /* asks sm */
+void c2s_session_forward(c2s_conn *cn, const char *raw, size_t len);
+void c2s_session_end(c2s_conn *cn);                  /* the client went away */
+#endif
