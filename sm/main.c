@@ -1,0 +1,223 @@
+/* SPDX-License-Identifier: MIT */
+/* sm/main.c: xmppd-sm's arguments, config and event loop. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "libcommon/alloc.h"
+#include "libcommon/error.h"
+#include "libcommon/jid.h"
+#include "libcommon/log.h"
+#include "libcommon/net.h"
+#include "libcommon/proc.h"
+#include "sm/module.h"
+
+static const char sm_usage[] =
+    "Usage: xmppd-sm -c FILE [--check-config]\n"
+    "\n"
+    "The xmppd session manager: sessions, presence, roster, message delivery,\n"
+    "offline messages and the IM feature modules for the suite's <domain>s.\n"
+    "It reads the <sm> section of FILE, attaches to the router, binds the\n"
+    "service \"sm\" and every served domain. Usually started by xmppdctl.\n"
+    "\n"
+    "Options:\n"
+    "  -c, --config FILE   the suite's config file (required)\n"
+    "      --check-config  check the sm's section of FILE and exit\n"
+    "  -h, --help          show this help\n"
+    "\n"
+    "Signals: SIGTERM/SIGINT stop it cleanly, SIGHUP reopens its log file.\n";
+
+static sm_server the_sm;
+static uv_signal_t sig_term, sig_int, sig_hup;
+static link_bind *sm_binds;
+
+static void sm_on_ready(link_conn *l, void *ud)
+{
+    (void)ud;
+    log_info("sm", "attached to the router as %s", link_instance(l));
+}
+
+static void sm_on_refused(link_conn *l, const char *why, void *ud)
+{
+    (void)l, (void)ud;
+    log_error("sm", "the router refused the link: %s", why);
+}
+
+static const link_events sm_link_events = {
+    .ready = sm_on_ready,
+    .stanza = sm_on_stanza,
+    .member = sm_on_member,
+    .refused = sm_on_refused,
+};
+
+static void sm_on_signal(uv_signal_t *h, int signum)
+{
+    (void)h;
+    if (signum == SIGHUP) {
+        log_reopen();
+        log_info("sm", "log reopened");
+        return;
+    }
+    log_info("sm", "got %s", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+    sm_server *sm = &the_sm;
+    if (sm->is_stopping)
+        return;
+    sm->is_stopping = true;
+    uv_close((uv_handle_t *)&sig_term, NULL);
+    uv_close((uv_handle_t *)&sig_int, NULL);
+    uv_close((uv_handle_t *)&sig_hup, NULL);
+    sm_store_stop(sm);
+    link_free(sm->link);
+    sm->link = NULL;
+}
+
+static int sm_config(const cfg *c, sm_server *sm, cfg_diag *diag)
+{
+    const cfg_node *sec = cfg_child(cfg_root(c), "sm");
+    if (!sec)
+        return cfg_error(diag, cfg_root(c), "the config has no <sm> section");
+    static const char *const attrs[] = { NULL };
+    if (cfg_check_attrs(sec, attrs, diag) < 0)
+        return XE_CONFIG;
+    for (const cfg_node *d = cfg_child(cfg_root(c), "domain"); d; d = cfg_next(d)) {
+        char *norm = NULL;
+        if (jid_domain_normalize(cfg_text(d), &norm) < 0)
+            return cfg_error(diag, d, "domain \"%s\" is not a valid domain", cfg_text(d));
+        sm->domains = xrealloc(sm->domains, (sm->n_domains + 1) * sizeof *sm->domains);
+        sm->domains[sm->n_domains++] = norm;
+    }
+    if (!sm->n_domains)
+        return cfg_error(diag, cfg_root(c), "the config names no <domain> to serve");
+    const cfg_node *off = cfg_child(sec, "offline");
+    static const char *const off_attrs[] = { "max", NULL };
+    if (cfg_check_attrs(off, off_attrs, diag) < 0 ||
+        cfg_int(off, "max", 1000, 0, 1000000, &sm->offline_max, diag) < 0)
+        return XE_CONFIG;
+    const cfg_node *st = cfg_child(sec, "store");
+    static const char *const st_attrs[] = { "timeout", NULL };
+    if (cfg_check_attrs(st, st_attrs, diag) < 0 ||
+        cfg_duration_ms(st, "timeout", 10000, 10, 600000, &sm->store_timeout_ms, diag) < 0)
+        return XE_CONFIG;
+    size_t n = 0;
+    for (; sm_builtin_modules[n]; n++)
+        ;
+    sm->modules = xalloc((n + 1) * sizeof *sm->modules);
+    const cfg_node *m = cfg_child(sec, "module");
+    if (!m) {
+        memcpy(sm->modules, sm_builtin_modules, n * sizeof *sm->modules);
+    } else {
+        size_t k = 0;
+        for (; m; m = cfg_next(m)) {
+            size_t i = 0;
+            while (sm_builtin_modules[i] && strcmp(sm_builtin_modules[i]->name, cfg_text(m)) != 0)
+                i++;
+            if (!sm_builtin_modules[i])
+                return cfg_error(diag, m, "no module called \"%s\"", cfg_text(m));
+            bool seen = false;
+            for (size_t j = 0; j < k; j++)
+                seen = seen || sm->modules[j] == sm_builtin_modules[i];
+            if (!seen)
+                sm->modules[k++] = sm_builtin_modules[i];
+        }
+    }
+    return component_link_opts(c, sec, "sm", &sm->link_cfg, diag);
+}
+
+static void sm_free_config(sm_server *sm)
+{
+    component_link_cfg_close(&sm->link_cfg);
+    for (size_t i = 0; i < sm->n_domains; i++)
+        free(sm->domains[i]);
+    free(sm->domains);
+    free(sm->modules);
+    free(sm_binds);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "config", required_argument, NULL, 'c' },
+        { "check-config", no_argument, NULL, 'k' },
+        { "help", no_argument, NULL, 'h' },
+        { 0 },
+    };
+    const char *path = NULL;
+    bool check_only = false;
+    int ch;
+    while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'c': path = optarg; break;
+        case 'k': check_only = true; break;
+        case 'h': fputs(sm_usage, stdout); return 0;
+        default: fputs(sm_usage, stderr); return 2;
+        }
+    }
+    if (!path || optind < argc) {
+        fputs(sm_usage, stderr);
+        return 2;
+    }
+    cfg *conf;
+    cfg_diag diag = { 0 };
+    if (cfg_load(path, &conf, &diag) < 0) {
+        cfg_diag_print(&diag);
+        return 1;
+    }
+    sm_server *sm = &the_sm;
+    int err = sm_config(conf, sm, &diag);
+    if (err == 0)
+        err = proc_log_setup(conf, "sm", &diag);
+    if (err == 0)
+        err = sm_dispatch_start(sm, cfg_child(cfg_root(conf), "sm"), &diag);
+    if (err < 0 || check_only) {
+        if (err < 0) {
+            if (!diag.file[0])
+                snprintf(diag.file, sizeof diag.file, "%s", path);
+            cfg_diag_print(&diag);
+        }
+        sm_dispatch_stop(sm);
+        sm_free_config(sm);
+        cfg_free(conf);
+        return err < 0 ? 1 : 0;
+    }
+    cfg_free(conf);
+
+    uv_loop_t *loop = uv_default_loop();
+    sm->loop = loop;
+    net_init(loop);
+    signal(SIGPIPE, SIG_IGN);
+    sm_binds = xalloc((sm->n_domains + 1) * sizeof *sm_binds);
+    sm_binds[0] = (link_bind){ .name = "sm", .is_service = true };
+    for (size_t i = 0; i < sm->n_domains; i++)
+        sm_binds[i + 1] = (link_bind){ .name = sm->domains[i], .is_service = false };
+    sm->link_cfg.opts.binds = sm_binds;
+    sm->link_cfg.opts.n_binds = sm->n_domains + 1;
+    sm_store_start(sm);
+    sm->link = link_new(&sm->link_cfg.opts, &sm_link_events, sm);
+    uv_signal_init(loop, &sig_term);
+    uv_signal_init(loop, &sig_int);
+    uv_signal_init(loop, &sig_hup);
+    uv_signal_start(&sig_term, sm_on_signal, SIGTERM);
+    uv_signal_start(&sig_int, sm_on_signal, SIGINT);
+    uv_signal_start(&sig_hup, sm_on_signal, SIGHUP);
+    log_info("sm", "started for %zu domain(s), first %s", sm->n_domains, sm->domains[0]);
+
+    uv_run(loop, UV_RUN_DEFAULT);
+
+    while (sm->users) {
+        sm_user *u = sm->users;
+        while (u->sessions) {
+            sm_session *s = u->sessions;
+            s->is_available = false;
+            sm_session_end(s);
+        }
+        sm_user_collect(sm);
+    }
+    sm_dispatch_stop(sm);
+    sm_free_config(sm);
+    uv_loop_close(loop);
+    log_info("sm", "stopped");
+    log_close();
+    return 0;
+}

@@ -1,0 +1,328 @@
+/* SPDX-License-Identifier: MIT */
+/* sm/mod_roster.c: RFC 6121 §2 roster management with XEP-0237 versions:
+ * get, set, remove and pushes to the resources that asked for the roster.
+ * Items live in the store; every change is a read, an edit and a write. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "libcommon/alloc.h"
+#include "libcommon/buf.h"
+#include "libcommon/jid.h"
+#include "libcommon/log.h"
+#include "sm/module.h"
+
+#define ROSTER_NS "jabber:iq:roster"
+
+static const char *const sub_names[] = { "none", "to", "from", "both" };
+
+int sm_roster_sub(const char *name)
+{
+    for (int i = 0; name && i < 4; i++)
+        if (strcmp(sub_names[i], name) == 0)
+            return i;
+    return SM_SUB_NONE;
+}
+
+void sm_roster_read(const xs_elem *store_item, sm_roster_item *it)
+{
+    it->exists = store_item != NULL;
+    it->sub = store_item ? sm_roster_sub(xs_attr(store_item, "subscription")) : SM_SUB_NONE;
+    const char *ask = store_item ? xs_attr(store_item, "ask") : NULL;
+    const char *approved = store_item ? xs_attr(store_item, "approved") : NULL;
+    it->is_asking = ask && strcmp(ask, "subscribe") == 0;
+    it->is_approved = approved && strcmp(approved, "true") == 0;
+    it->meta = store_item;
+}
+
+/* The item's name and groups from meta (either namespace). */
+static void roster_meta(const xs_elem *meta, xs_elem *out, const char *group_ns)
+{
+    if (!meta)
+        return;
+    if (xs_attr(meta, "name"))
+        xs_set_attr(out, "name", xs_attr(meta, "name"));
+    for (xs_elem *g = xs_first(meta); g; g = xs_next(g))
+        if (strcmp(xs_name(g), "group") == 0) {
+            const char *t = xs_text(g);
+            xs_add_text(xs_add_new(out, "group", group_ns), t, strlen(t));
+        }
+}
+
+/* The client's view of an item (RFC 6121 §2.1.2): approved is not shown. */
+static xs_elem *roster_client_item(const char *contact, const sm_roster_item *it,
+                                   bool is_removed)
+{
+    xs_elem *item = xs_new("item", ROSTER_NS);
+    xs_set_attr(item, "jid", contact);
+    if (is_removed) {
+        xs_set_attr(item, "subscription", "remove");
+        return item;
+    }
+    xs_set_attr(item, "subscription", sub_names[it->sub]);
+    if (it->is_asking)
+        xs_set_attr(item, "ask", "subscribe");
+    roster_meta(it->meta, item, ROSTER_NS);
+    return item;
+}
+
+void sm_roster_push(sm_user *u, const xs_elem *item, const char *ver)
+{
+    static unsigned long push_id;
+    for (sm_session *s = u->sessions; s; s = s->next) {
+        if (!s->wants_roster)
+            continue;
+        char id[32];
+        snprintf(id, sizeof id, "push%lu", ++push_id);
+        xs_elem *iq = xs_new("iq", XS_NS_CLIENT);
+        xs_set_attr(iq, "type", "set");
+        xs_set_attr(iq, "id", id);
+        xs_set_attr(iq, "to", s->full);
+        xs_elem *q = xs_add_new(iq, "query", ROSTER_NS);
+        if (ver)
+            xs_set_attr(q, "ver", ver);
+        xs_add(q, xs_dup(item));
+        sm_session_deliver(s, iq);
+        xs_unref(iq);
+    }
+}
+
+/* --- read, edit, write --- */
+
+typedef struct roster_edit {
+    char *bare, *contact;
+    sm_roster_edit_fn *edit;
+    sm_roster_done_fn *done;
+    void *ud;
+    xs_elem *meta;              /* keeps the item read (or given) alive */
+    sm_roster_item it;
+    bool is_remove;
+} roster_edit;
+
+static void edit_finish(sm_server *sm, roster_edit *e, int status, const char *ver)
+{
+    if (e->done)
+        e->done(sm, status, ver, e->ud);
+    xs_unref(e->meta);
+    free(e->bare);
+    free(e->contact);
+    free(e);
+}
+
+static void edit_on_written(sm_server *sm, xs_elem *answer, void *ud)
+{
+    roster_edit *e = ud;
+    const char *type = answer ? xs_attr(answer, "type") : NULL;
+    if (!type || strcmp(type, "result") != 0) {
+        const xs_elem *err = answer ? xs_child(answer, "error", NULL) : NULL;
+        bool is_missing = err && xs_child(err, "item-not-found", XS_NS_STANZAS);
+        edit_finish(sm, e, (is_missing ? XS_ITEM_NOT_FOUND : XS_INTERNAL_SERVER_ERROR) + 1, NULL);
+        return;
+    }
+    xs_elem *r = sm_store_result(answer);
+    const char *ver = r ? xs_attr(r, "ver") : NULL;
+    sm_user *u = sm_user_get(sm, e->bare, false);
+    if (u) {
+        xs_elem *item = roster_client_item(e->contact, &e->it, e->is_remove);
+        sm_roster_push(u, item, ver);
+        xs_unref(item);
+    }
+    edit_finish(sm, e, 0, ver);
+}
+
+static void edit_write(sm_server *sm, roster_edit *e)
+{
+    buf req;
+    buf_init(&req);
+    if (e->is_remove) {
+        buf_append_str(&req, "<roster-remove xmlns='" SM_NS_STORE "' user='");
+        buf_append_xml(&req, e->bare, strlen(e->bare), 1);
+        buf_append_str(&req, "' jid='");
+        buf_append_xml(&req, e->contact, strlen(e->contact), 1);
+        buf_append_str(&req, "'/>");
+    } else {
+        xs_elem *item = xs_new("item", SM_NS_STORE);
+        xs_set_attr(item, "jid", e->contact);
+        xs_set_attr(item, "subscription", sub_names[e->it.sub]);
+        if (e->it.is_asking)
+            xs_set_attr(item, "ask", "subscribe");
+        if (e->it.is_approved)
+            xs_set_attr(item, "approved", "true");
+        roster_meta(e->it.meta, item, SM_NS_STORE);
+        buf_append_str(&req, "<roster-set xmlns='" SM_NS_STORE "' user='");
+        buf_append_xml(&req, e->bare, strlen(e->bare), 1);
+        buf_append_str(&req, "'>");
+        xs_serialize(item, SM_NS_STORE, &req);
+        buf_append_str(&req, "</roster-set>");
+        xs_unref(item);
+    }
+    char *text = buf_steal(&req);
+    sm_store_ask(sm, e->bare, true, text, edit_on_written, e);
+    free(text);
+}
+
+static void edit_on_read(sm_server *sm, xs_elem *answer, void *ud)
+{
+    roster_edit *e = ud;
+    xs_elem *roster = sm_store_result(answer);
+    if (!roster) {
+        edit_finish(sm, e, XS_INTERNAL_SERVER_ERROR + 1, NULL);
+        return;
+    }
+    xs_elem *found = NULL;
+    for (xs_elem *it = xs_first(roster); it && !found; it = xs_next(it))
+        if (xs_attr(it, "jid") && strcmp(xs_attr(it, "jid"), e->contact) == 0)
+            found = it;
+    if (found)
+        e->meta = xs_dup(found);
+    sm_roster_read(e->meta, &e->it);
+    e->it.meta = e->meta;
+    int r = e->edit(&e->it, e->ud);
+    if (r == SM_EDIT_NONE) {
+        edit_finish(sm, e, 0, NULL);
+        return;
+    }
+    if (r == SM_EDIT_REMOVE) {
+        if (!found) {
+            edit_finish(sm, e, XS_ITEM_NOT_FOUND + 1, NULL);
+            return;
+        }
+        e->is_remove = true;
+    }
+    if (e->it.meta != e->meta) {   /* the edit brought new name and groups */
+        xs_elem *m = xs_dup(e->it.meta);
+        xs_unref(e->meta);
+        e->meta = m;
+        e->it.meta = m;
+    }
+    edit_write(sm, e);
+}
+
+void sm_roster_edit(sm_server *sm, const char *bare, const char *contact, sm_roster_edit_fn *edit,
+                    sm_roster_done_fn *done, void *ud)
+{
+    roster_edit *e = xalloc(sizeof *e);
+    e->bare = xstrdup(bare);
+    e->contact = xstrdup(contact);
+    e->edit = edit;
+    e->done = done;
+    e->ud = ud;
+    sm_roster_fetch(sm, bare, NULL, edit_on_read, e);
+}
+
+void sm_roster_fetch(sm_server *sm, const char *bare, const char *ver, sm_store_fn *cb, void *ud)
+{
+    buf req;
+    buf_init(&req);
+    buf_append_str(&req, "<roster-get xmlns='" SM_NS_STORE "' user='");
+    buf_append_xml(&req, bare, strlen(bare), 1);
+    if (ver) {
+        buf_append_str(&req, "' ver='");
+        buf_append_xml(&req, ver, strlen(ver), 1);
+    }
+    buf_append_str(&req, "'/>");
+    char *text = buf_steal(&req);
+    sm_store_ask(sm, bare, false, text, cb, ud);
+    free(text);
+}
+
+/* --- the client's requests --- */
+
+typedef struct roster_iq {
+    xs_elem *iq;
+    xs_elem *item;            /* the client's item, for set */
+} roster_iq;
+
+static void roster_on_get(sm_server *sm, xs_elem *answer, void *ud)
+{
+    roster_iq *q = ud;
+    xs_elem *roster = sm_store_result(answer);
+    if (!roster) {
+        sm_reply_error(sm, q->iq, XS_INTERNAL_SERVER_ERROR);
+    } else {
+        xs_elem *r = sm_iq_result(q->iq);
+        const char *unchanged = xs_attr(roster, "unchanged");
+        /* XEP-0237 §2.3: an unchanged roster is an empty result. */
+        if (!unchanged || strcmp(unchanged, "true") != 0) {
+            xs_elem *query = xs_add_new(r, "query", ROSTER_NS);
+            if (xs_attr(roster, "ver"))
+                xs_set_attr(query, "ver", xs_attr(roster, "ver"));
+            for (xs_elem *it = xs_first(roster); it; it = xs_next(it)) {
+                sm_roster_item ri;
+                sm_roster_read(it, &ri);
+                xs_add(query, roster_client_item(xs_attr(it, "jid"), &ri, false));
+            }
+        }
+        sm_send(sm, r);
+    }
+    xs_unref(q->iq);
+    free(q);
+}
+
+static sm_verdict roster_get(sm_server *sm, sm_session *sender, xs_elem *iq)
+{
+    if (!sender)
+        return sm_reply_error(sm, iq, XS_FORBIDDEN);
+    sender->wants_roster = true;
+    roster_iq *q = xalloc(sizeof *q);
+    q->iq = xs_ref(iq);
+    sm_roster_fetch(sm, sender->user->bare, xs_attr(xs_first(iq), "ver"), roster_on_get, q);
+    return SM_HANDLED;
+}
+
+static int roster_client_edit(sm_roster_item *it, void *ud)
+{
+    roster_iq *q = ud;
+    const char *sub = xs_attr(q->item, "subscription");
+    if (sub && strcmp(sub, "remove") == 0)
+        return SM_EDIT_REMOVE;
+    it->meta = q->item;       /* name and groups from the client */
+    return SM_EDIT_WRITE;
+}
+
+static void roster_on_set(sm_server *sm, int status, const char *ver, void *ud)
+{
+    (void)ver;
+    roster_iq *q = ud;
+    if (status)
+        sm_reply_error(sm, q->iq, (xs_condition)(status - 1));
+    else
+        sm_send(sm, sm_iq_result(q->iq));
+    xs_unref(q->iq);
+    free(q);
+}
+
+static sm_verdict roster_set(sm_server *sm, sm_session *sender, xs_elem *iq)
+{
+    if (!sender)
+        return sm_reply_error(sm, iq, XS_FORBIDDEN);
+    xs_elem *item = xs_first(xs_first(iq));
+    jid *j = NULL;
+    /* RFC 6121 §2.3.3: exactly one item with a valid jid. */
+    if (!item || xs_next(item) || strcmp(xs_name(item), "item") != 0)
+        return sm_reply_error(sm, iq, XS_BAD_REQUEST);
+    if (jid_parse(xs_attr(item, "jid"), &j) < 0)
+        return sm_reply_error(sm, iq, XS_JID_MALFORMED);
+    if (strcmp(jid_full(j), sender->user->bare) == 0) {
+        jid_free(j);
+        return sm_reply_error(sm, iq, XS_NOT_ALLOWED);
+    }
+    roster_iq *q = xalloc(sizeof *q);
+    q->iq = xs_ref(iq);
+    q->item = item;
+    sm_roster_edit(sm, sender->user->bare, jid_full(j), roster_client_edit, roster_on_set, q);
+    jid_free(j);
+    return SM_HANDLED;
+}
+
+static const sm_iq_route roster_routes[] = {
+    { SM_TO_ACCOUNT, SM_IQ_GET, ROSTER_NS, "query", roster_get },
+    { SM_TO_ACCOUNT, SM_IQ_SET, ROSTER_NS, "query", roster_set },
+    { 0 }
+};
+static const char *const roster_features[] = { "urn:xmpp:features:rosterver", NULL };
+
+const sm_module sm_mod_roster = {
+    .name = "roster", .spec = "RFC 6121 §2 Roster, XEP-0237 Roster Versioning",
+    .features = roster_features, .iq = roster_routes,
+};

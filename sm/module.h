@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: MIT */
+/* sm/module.h: what a feature module declares: iq routes (hashed at start),
+ * filters on the way out of and into a user's sessions (run by priority),
+ * disco features and session hooks. */
+#ifndef XMPPD_SM_MODULE_H
+#define XMPPD_SM_MODULE_H
+#include "libcommon/cfg.h"
+#include "libcommon/xs.h"
+#include "sm/sm.h"
+
+typedef enum { SM_PASS, SM_HANDLED } sm_verdict;
+typedef enum { SM_TO_SERVER = 1, SM_TO_ACCOUNT } sm_target;
+typedef enum { SM_IQ_GET = 1, SM_IQ_SET } sm_iq_type;
+
+/* Handles an iq matched by a route; sender is NULL when the iq came from
+ * outside this sm. The iq is borrowed. */
+typedef sm_verdict sm_iq_fn(sm_server *sm, sm_session *sender, xs_elem *iq);
+
+typedef struct sm_iq_route {
+    sm_target target;               /* the server's domain or a user's bare JID */
+    sm_iq_type type;
+    const char *ns, *name;          /* the payload element */
+    sm_iq_fn *handle;
+} sm_iq_route;
+
+struct sm_module {
+    const char *name;               /* enabled in config as <module>ping</module> */
+    const char *spec;               /* "XEP-0199 XMPP Ping" */
+    const char *const *features;    /* disco#info vars, NULL-terminated */
+    const sm_iq_route *iq;          /* ends with a zeroed entry */
+    int (*start)(sm_server *sm, const cfg_node *conf, cfg_diag *diag);  /* 0 or XE_* */
+    void (*stop)(sm_server *sm);
+    int priority;                   /* filter order: lower runs first */
+    /* A client's stanza on its way out (borrowed). */
+    sm_verdict (*from_session)(sm_session *s, xs_elem *st);
+    /* A stanza for user u (borrowed), before the default delivery. */
+    sm_verdict (*to_user)(sm_user *u, xs_elem *st);
+    void (*session_opened)(sm_session *s);
+    void (*session_closed)(sm_session *s);
+};
+
+/* The built-in modules, NULL-terminated (modules.c). */
+extern const sm_module *const sm_builtin_modules[];
+/* Every feature var of the enabled modules, for disco#info: calls fn on
+ * each. */
+void sm_each_feature(sm_server *sm, void (*fn)(const char *var, void *ud), void *ud);
+
+extern const sm_module sm_mod_message, sm_mod_presence, sm_mod_roster,
+    sm_mod_ping, sm_mod_disco, sm_mod_version, sm_mod_time;
+
+/* mod_roster.c: one roster item as sm edits it. */
+enum { SM_SUB_NONE, SM_SUB_TO, SM_SUB_FROM, SM_SUB_BOTH };
+enum { SM_EDIT_NONE, SM_EDIT_WRITE, SM_EDIT_REMOVE };
+typedef struct sm_roster_item {
+    bool exists;
+    int sub;                        /* SM_SUB_* */
+    bool is_asking;                 /* ask='subscribe' */
+    bool is_approved;               /* pre-approved (RFC 6121 §3.4) */
+    const xs_elem *meta;            /* where name and groups come from */
+} sm_roster_item;
+/* Changes it in place; returns SM_EDIT_*. */
+typedef int sm_roster_edit_fn(sm_roster_item *it, void *ud);
+/* status is 0 or an xs_condition plus one; ver the new version (NULL if none). */
+typedef void sm_roster_done_fn(sm_server *sm, int status, const char *ver, void *ud);
+int sm_roster_sub(const char *name);
+/* Fills it from a store <item/> (NULL: no item). */
+void sm_roster_read(const xs_elem *store_item, sm_roster_item *it);
+/* Reads bare's item for contact, lets edit change it, writes it and pushes
+ * it; done (may be NULL) runs at the end. */
+void sm_roster_edit(sm_server *sm, const char *bare, const char *contact,
+                    sm_roster_edit_fn *edit, sm_roster_done_fn *done, void *ud);
+/* Asks the store for bare's roster (<roster/> in the answer). */
+void sm_roster_fetch(sm_server *sm, const char *bare, const char *ver, sm_store_fn *cb,
+                     void *ud);
+/* mod_roster.c: pushes item (a jabber:iq:roster <item/>, borrowed) to every
+ * session of u that asked for the roster, with version ver. */
+void sm_roster_push(sm_user *u, const xs_elem *item, const char *ver);
+/* mod_message.c: the offline messages of s's user, sent to s with delays. */
+void sm_offline_flush(sm_session *s);
+/* mod_message.c: a message that came back undelivered (borrowed): stored
+ * offline (normal, chat) or bounced. */
+void sm_message_undelivered(sm_server *sm, xs_elem *msg);
+/* mod_presence.c: broadcasts unavailable for s (it is going away). */
+void sm_presence_gone(sm_session *s);
+#endif

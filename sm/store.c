@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: MIT */
+/* sm/store.c: the client side of docs/store-protocol.md: requests go to the
+ * service store in envelopes keyed by the user, answers are matched by id,
+ * and a request unanswered in time fails (its callback gets NULL). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "libcommon/alloc.h"
+#include "libcommon/buf.h"
+#include "libcommon/log.h"
+#include "sm/sm.h"
+
+struct sm_store_req {
+    sm_store_req *next;
+    char id[32];
+    uint64_t deadline_ms;
+    sm_store_fn *cb;
+    void *ud;
+    bool is_failed;          /* could not be sent: fails on the next tick */
+};
+
+static void store_finish(sm_server *sm, sm_store_req *r, xs_elem *answer)
+{
+    for (sm_store_req **p = &sm->pending; *p; p = &(*p)->next)
+        if (*p == r) {
+            *p = r->next;
+            break;
+        }
+    if (r->cb)
+        r->cb(sm, answer, r->ud);
+    free(r);
+    sm_user_collect(sm);
+}
+
+static void store_on_tick(uv_timer_t *t)
+{
+    sm_server *sm = t->data;
+    uint64_t now = uv_now(sm->loop);
+    sm_store_req *r = sm->pending;
+    while (r) {
+        sm_store_req *next = r->next;
+        if (r->is_failed || r->deadline_ms <= now) {
+            log_warn("sm", "store request %s %s", r->id,
+                     r->is_failed ? "could not be sent" : "timed out");
+            store_finish(sm, r, NULL);
+            next = sm->pending;     /* the callback may have changed the list */
+        }
+        r = next;
+    }
+}
+
+void sm_store_start(sm_server *sm)
+{
+    uv_timer_init(sm->loop, &sm->store_timer);
+    sm->store_timer.data = sm;
+    uv_timer_start(&sm->store_timer, store_on_tick, 100, 100);
+}
+
+void sm_store_stop(sm_server *sm)
+{
+    while (sm->pending)
+        store_finish(sm, sm->pending, NULL);
+    uv_timer_stop(&sm->store_timer);
+    uv_close((uv_handle_t *)&sm->store_timer, NULL);
+}
+
+void sm_store_ask(sm_server *sm, const char *user, bool is_set, const char *request,
+                  sm_store_fn *cb, void *ud)
+{
+    sm_store_req *r = xalloc(sizeof *r);
+    snprintf(r->id, sizeof r->id, "sm-st%lu", ++sm->next_id);
+    r->deadline_ms = uv_now(sm->loop) + (uint64_t)sm->store_timeout_ms;
+    r->cb = cb;
+    r->ud = ud;
+    sm_store_req **tail = &sm->pending;
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = r;
+    buf out;
+    buf_init(&out);
+    buf_printf(&out, "<iq xmlns='" XS_NS_COMPONENT "' type='%s' id='%s'>",
+               is_set ? "set" : "get", r->id);
+    buf_append_str(&out, request);
+    buf_append_str(&out, "</iq>");
+    if (link_send_envelope(sm->link, "store", user, buf_data(&out), buf_len(&out)) < 0)
+        r->is_failed = true;
+    buf_close(&out);
+}
+
+bool sm_store_answer(sm_server *sm, xs_elem *iq)
+{
+    const char *id = xs_attr(iq, "id");
+    const char *type = xs_attr(iq, "type");
+    if (!id || !type || (strcmp(type, "result") != 0 && strcmp(type, "error") != 0))
+        return false;
+    for (sm_store_req *r = sm->pending; r; r = r->next)
+        if (strcmp(r->id, id) == 0) {
+            store_finish(sm, r, iq);
+            return true;
+        }
+    return false;
+}
+
+xs_elem *sm_store_result(xs_elem *answer)
+{
+    const char *type = answer ? xs_attr(answer, "type") : NULL;
+    if (!type || strcmp(type, "result") != 0)
+        return NULL;
+    return xs_first(answer);
+}

@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: MIT */
+/* sm/user.c: the users with sessions on this sm, and delivery to their
+ * resources (RFC 6121 §8.5). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "libcommon/alloc.h"
+#include "libcommon/log.h"
+#include "sm/sm.h"
+
+sm_user *sm_user_get(sm_server *sm, const char *bare, bool create)
+{
+    for (sm_user *u = sm->users; u; u = u->next)
+        if (strcmp(u->bare, bare) == 0)
+            return u;
+    if (!create)
+        return NULL;
+    sm_user *u = xalloc(sizeof *u);
+    u->sm = sm;
+    u->bare = xstrdup(bare);
+    const char *at = strchr(bare, '@');
+    u->domain = xstrdup(at ? at + 1 : bare);
+    u->next = sm->users;
+    sm->users = u;
+    return u;
+}
+
+void sm_user_collect(sm_server *sm)
+{
+    sm_user **p = &sm->users;
+    while (*p) {
+        sm_user *u = *p;
+        if (u->sessions) {
+            p = &u->next;
+            continue;
+        }
+        *p = u->next;
+        free(u->bare);
+        free(u->domain);
+        free(u);
+    }
+}
+
+sm_session *sm_user_session(sm_user *u, const char *resource)
+{
+    for (sm_session *s = u->sessions; s; s = s->next)
+        if (strcmp(s->resource, resource) == 0)
+            return s;
+    return NULL;
+}
+
+void sm_session_deliver(sm_session *s, const xs_elem *st)
+{
+    xs_elem *copy = NULL;
+    const char *to = xs_attr(st, "to");
+    if (!to || strcmp(to, s->full) != 0) {
+        copy = xs_dup(st);
+        xs_set_attr(copy, "to", s->full);
+        st = copy;
+    }
+    buf out;
+    buf_init(&out);
+    sm_stanza_xml(st, XS_NS_CLIENT, &out);
+    if (buf_len(&out) &&
+        link_send_envelope(s->user->sm->link, s->c2s, s->user->bare, buf_data(&out),
+                           buf_len(&out)) < 0)
+        log_warn("sm", "a <%s/> to %s dropped: the link's queue is full", xs_name(st),
+                 s->full);
+    buf_close(&out);
+    xs_unref(copy);
+}
+
+size_t sm_user_best(sm_user *u, sm_session **out, size_t max)
+{
+    int best = -1;
+    for (sm_session *s = u->sessions; s; s = s->next)
+        if (s->is_available && s->priority >= 0 && s->priority > best)
+            best = s->priority;
+    size_t n = 0;
+    if (best < 0)
+        return 0;
+    for (sm_session *s = u->sessions; s && n < max; s = s->next)
+        if (s->is_available && s->priority == best)
+            out[n++] = s;
+    return n;
+}
+
+bool sm_user_has_available(const sm_user *u)
+{
+    for (const sm_session *s = u->sessions; s; s = s->next)
+        if (s->is_available)
+            return true;
+    return false;
+}
