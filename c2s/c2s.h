@@ -46,6 +46,7 @@ typedef struct c2s_config {
     c2s_listen *listens;
     size_t n_listens;
     bool tls_required;
+    bool strict_channel_binding;         /* refuse SCRAM's "y" (RFC 5802 §6) */
     tls_ctx *tls;                        /* every <certificate>; NULL: none */
     c2s_limits limits;
     component_link_cfg link;

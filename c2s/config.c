@@ -121,6 +121,12 @@ int c2s_config_load(const cfg *c, c2s_config *out, cfg_diag *d)
             rc = cfg_check_attrs(n, tls_attrs, d);
             if (rc == 0)
                 rc = cfg_bool(n, "required", true, &out->tls_required, d);
+        } else if (strcmp(name, "sasl") == 0) {
+            static const char *const sasl_attrs[] = { "strict-channel-binding", NULL };
+            rc = cfg_check_attrs(n, sasl_attrs, d);
+            if (rc == 0)
+                rc = cfg_bool(n, "strict-channel-binding", false,
+                              &out->strict_channel_binding, d);
         } else if (strcmp(name, "connect") != 0 && strcmp(name, "limits") != 0) {
             rc = cfg_error(d, n, "unknown element <%s>", name);
         }

@@ -123,6 +123,7 @@ int main(int argc, char **argv)
         c2s_config_close(&s->config);
         return 1;
     }
+    auth_set_strict_channel_binding(s->config.strict_channel_binding);
 
     uv_loop_t *loop = uv_default_loop();
     net_init(loop);

@@ -71,6 +71,12 @@ struct auth_session {
 
 static bool auth_is_init;
 static char auth_service_name[32] = "xmpp";   /* for sasl_server_new */
+static bool auth_strict_binding;
+
+void auth_set_strict_channel_binding(bool strict)
+{
+    auth_strict_binding = strict;
+}
 /* Per process: makes the answers for unknown users stable within a run. */
 static unsigned char auth_fake_secret[32];
 
@@ -868,10 +874,17 @@ static int auth_precheck(auth_session *s, const char *data, size_t len)
         if (g.flag == 'p' && (g.cb_name_len != strlen(s->binding_type) ||
                               memcmp(g.cb_name, s->binding_type, g.cb_name_len) != 0))
             return auth_fail(s, XE_AUTH, AUTH_COND_NOT_AUTHORIZED);
-        /* "y": the client could bind but thinks we cannot. We offered -PLUS,
-         * so someone stripped it: a downgrade. */
-        if (g.flag == 'y' && s->has_binding)
-            return auth_fail(s, XE_AUTH, AUTH_COND_NOT_AUTHORIZED);
+        /* "y": the client could bind but thinks we cannot. RFC 5802 §6 reads
+         * that as a downgrade (someone stripped -PLUS), but clients that
+         * know only tls-unique say "y" under TLS 1.3 too (slixmpp 1.8), so
+         * unless strict, go on without binding, as the client asked. */
+        if (g.flag == 'y' && s->has_binding) {
+            if (auth_strict_binding)
+                return auth_fail(s, XE_AUTH, AUTH_COND_NOT_AUTHORIZED);
+            log_info(AUTH_WHO, "client can bind channels but chose %s without; "
+                     "accepted (strict-channel-binding is off)", m->name);
+            sasl_setprop(s->conn, SASL_CHANNEL_BINDING, NULL);
+        }
         return 0;
     }
     /* client-final-message: "c=" ... ",r=" ... ",p=" proof */

@@ -66,6 +66,11 @@ typedef struct auth_channel_binding {
 int auth_init(const char *service);
 /* Releases Cyrus's global state (at exit, after every session is freed). */
 void auth_done(void);
+/* RFC 5802 §6 has a server that offers -PLUS refuse the SCRAM flag "y" (the
+ * client could bind but believes the server cannot) as a downgrade. Clients
+ * that know only tls-unique send "y" under TLS 1.3 (slixmpp 1.8), so by
+ * default "y" is accepted with a log line; true restores the RFC's check. */
+void auth_set_strict_channel_binding(bool strict);
 
 /* A session for one stream to server_fqdn (the domain the client asked for).
  * is_tls says the stream is encrypted (PLAIN is offered only then); cb is

@@ -65,6 +65,8 @@ class SuiteRouter(Router):
             ComponentDef("store", STORE_SECRET, domain=False, allow=[("service", "store")])]
         super().__init__(workdir, comps)
         self.cert = cert
+        limits = dict(limits)
+        self.strict_cb = limits.pop("strict-channel-binding", None)
         self.c2s_limits = limits
         self.c2s_port = free_port()
         self.c2s_tls_port = free_port()
@@ -80,7 +82,8 @@ class SuiteRouter(Router):
             f"    <listen tls='127.0.0.1:{self.c2s_tls_port}'/>\n"
             f"    <certificate domain='localhost' cert='{self.cert[0]}' key='{self.cert[1]}'/>\n"
             "    <tls required='yes'/>\n"
-            f"    <limits {limits}/>\n  </c2s>\n")
+            + (f"    <sasl strict-channel-binding='{self.strict_cb}'/>\n" if self.strict_cb else "")
+            + f"    <limits {limits}/>\n  </c2s>\n")
         return text.replace("</xmppd>\n", section + "</xmppd>\n")
 
 
@@ -159,9 +162,8 @@ class Suite:
         assert env.el[0].get("type") == "result", env
 
     def login(self, jid, password=PASSWORD, mech="SCRAM-SHA-1", *flags):
-        if "cb-y" not in flags:
-            flags = flags + ("cb-unsupported",)
-        flags = tuple(f for f in flags if f != "cb-y")
+        """slixmpp as it comes (it answers a -PLUS offer with SCRAM's "y"
+        flag), unless flags say otherwise."""
         port = self.tls_port if "direct-tls" in flags else self.port
         r = subprocess.run([sys.executable, str(HERE / "c2s_client.py"), str(port), jid,
                             password, mech, self.cafile, *flags],
@@ -274,13 +276,25 @@ def test_starttls_login_succeeds(start_suite, mech):
 
 
 @pytest.mark.time_limit(90)
-def test_scram_downgrade_flag_is_refused(start_suite):
-    # RFC 5802 §6: the client says 'y' (it could bind but thinks we cannot)
-    # while we offer -PLUS: a downgrade, so the exchange fails.
+def test_scram_y_flag_is_accepted_by_default(start_suite):
+    # slixmpp knows only tls-unique and says 'y' to our -PLUS offer.
     s = start_suite()
     s.create_account("alice@localhost")
-    got = s.login("alice@localhost", PASSWORD, "SCRAM-SHA-1", "cb-y")
+    got = s.login("alice@localhost", PASSWORD, "SCRAM-SHA-1")
+    assert got["auth"] == "success", got
+    assert "strict-channel-binding is off" in s.c2s.log_text()
+
+
+@pytest.mark.time_limit(90)
+def test_scram_y_flag_is_refused_when_strict(start_suite):
+    # RFC 5802 §6: the client says 'y' (it could bind but thinks we cannot)
+    # while we offer -PLUS: a downgrade, so the exchange fails.
+    s = start_suite(**{"strict-channel-binding": "yes"})
+    s.create_account("alice@localhost")
+    got = s.login("alice@localhost", PASSWORD, "SCRAM-SHA-1")
     assert got["auth"] == "failed" and got["condition"] == "not-authorized", got
+    got = s.login("alice@localhost", PASSWORD, "SCRAM-SHA-1", "cb-unsupported")
+    assert got["auth"] == "success", got
 
 
 @pytest.mark.time_limit(90)

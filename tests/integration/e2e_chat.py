@@ -1,0 +1,78 @@
+# SPDX-License-Identifier: MIT
+"""Real slixmpp clients, unmodified, for the whole-suite test. Run as a child
+process; prints one JSON line of what each client saw.
+
+usage: e2e_chat.py PORT CAFILE SCENARIO
+  chat     alice and bob log in; alice sends bob a message
+  offline  alice sends a message to bob, who is offline; then bob logs in
+"""
+import asyncio
+import json
+import ssl
+import sys
+
+import slixmpp
+
+
+class Client(slixmpp.ClientXMPP):
+    def __init__(self, jid, password, cafile):
+        super().__init__(jid, password)
+        self.ssl_context = ssl.create_default_context(cafile=cafile)
+        loop = asyncio.get_event_loop()
+        self.started = loop.create_future()
+        self.got = loop.create_future()
+        self.add_event_handler("session_start", self.on_start)
+        self.add_event_handler("message", self.on_message)
+        self.add_event_handler("failed_all_auth", self.on_failed)
+
+    async def on_start(self, _):
+        self.send_presence()
+        await self.get_roster()
+        if not self.started.done():
+            self.started.set_result(True)
+
+    def on_failed(self, _):
+        if not self.started.done():
+            self.started.set_result(False)
+
+    def on_message(self, msg):
+        if msg["type"] in ("chat", "normal") and not self.got.done():
+            self.got.set_result({"from": str(msg["from"]), "body": msg["body"],
+                                 "delayed": bool(msg.xml.find("{urn:xmpp:delay}delay")
+                                                 is not None)})
+
+
+async def run(port, cafile, scenario):
+    result = {}
+    alice = Client("alice@localhost/desk", "alice-pw", cafile)
+    alice.connect(("127.0.0.1", port))
+    result["alice_login"] = await asyncio.wait_for(alice.started, 20)
+    bob = Client("bob@localhost/phone", "bob-pw", cafile)
+    if scenario == "chat":
+        bob.connect(("127.0.0.1", port))
+        result["bob_login"] = await asyncio.wait_for(bob.started, 20)
+        await asyncio.sleep(0.3)
+        alice.send_message(mto="bob@localhost", mbody="hello bob", mtype="chat")
+    else:
+        alice.send_message(mto="bob@localhost", mbody="while you were away", mtype="chat")
+        await asyncio.sleep(1.0)
+        bob.connect(("127.0.0.1", port))
+        result["bob_login"] = await asyncio.wait_for(bob.started, 20)
+    try:
+        result["bob_got"] = await asyncio.wait_for(bob.got, 15)
+    except asyncio.TimeoutError:
+        result["bob_got"] = None
+    for c in (alice, bob):
+        c.disconnect()
+    await asyncio.sleep(0.3)
+    return result
+
+
+def main():
+    port, cafile, scenario = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+    loop = asyncio.get_event_loop()
+    print(json.dumps(loop.run_until_complete(run(port, cafile, scenario))))
+
+
+if __name__ == "__main__":
+    main()
