@@ -767,6 +767,11 @@ static void xstream_keep_tail(xstream *xs, size_t len)
     buf_append(&xs->pending, xs->chunk + off, len - off);
 }
 
+static bool xstream_is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
 /* Takes the first four bytes of a stream into lead, then refuses a UTF-16
  * or UTF-32 stream (a byte order mark or NUL bytes, RFC 6120 §11.6), skips a
  * UTF-8 byte order mark and hands the rest to libxml2. Returns how many bytes
@@ -803,6 +808,15 @@ int xstream_feed(xstream *xs, const char *data, size_t len)
     xs->chunk_off = xs->fed;
     size_t pos = 0;
     while (pos < len && xs->state <= XSTREAM_OPEN) {
+        if (xs->lead_len == 0 && xstream_is_space(data[pos])) {
+            /* Whitespace before a stream's first byte is what the previous
+             * stream left (a newline after <starttls/>, RFC 6120 §4.3.3):
+             * not part of the new document, whose XML declaration must
+             * come first. */
+            pos++;
+            xs->ctx_base = xs->mark = xs->event_end = xs->chunk_off + pos;
+            continue;
+        }
         size_t n = len - pos < XSTREAM_SLICE ? len - pos : XSTREAM_SLICE;
         if (xs->lead_len < 4)
             n = xstream_vet_start(xs, data + pos, len - pos);

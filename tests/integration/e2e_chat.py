@@ -5,6 +5,7 @@ process; prints one JSON line of what each client saw.
 usage: e2e_chat.py PORT CAFILE SCENARIO
   chat     alice and bob log in; alice sends bob a message
   offline  alice sends a message to bob, who is offline; then bob logs in
+  receive  only bob logs in, and waits for a message (sent by another client)
 """
 import asyncio
 import json
@@ -44,10 +45,20 @@ class Client(slixmpp.ClientXMPP):
 
 async def run(port, cafile, scenario):
     result = {}
+    bob = Client("bob@localhost/phone", "bob-pw", cafile)
+    if scenario == "receive":
+        bob.connect(("127.0.0.1", port))
+        result["bob_login"] = await asyncio.wait_for(bob.started, 20)
+        try:
+            result["bob_got"] = await asyncio.wait_for(bob.got, 15)
+        except asyncio.TimeoutError:
+            result["bob_got"] = None
+        bob.disconnect()
+        await asyncio.sleep(0.3)
+        return result
     alice = Client("alice@localhost/desk", "alice-pw", cafile)
     alice.connect(("127.0.0.1", port))
     result["alice_login"] = await asyncio.wait_for(alice.started, 20)
-    bob = Client("bob@localhost/phone", "bob-pw", cafile)
     if scenario == "chat":
         bob.connect(("127.0.0.1", port))
         result["bob_login"] = await asyncio.wait_for(bob.started, 20)

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
 """The whole suite as an operator runs it: xmppdctl starts router, store, sm
 and c2s from one config, xmppdctl adduser makes the accounts, and unmodified
-slixmpp clients log in over STARTTLS with SCRAM and chat, also offline."""
+real clients (slixmpp, go-sendxmpp) log in over STARTTLS with SCRAM and chat,
+also offline."""
 import json
 import subprocess
 import sys
@@ -94,3 +95,20 @@ def test_a_message_to_an_offline_user_waits_for_the_login(running_suite):
     assert got["alice_login"] and got["bob_login"], got
     assert got["bob_got"] == {"from": "alice@localhost/desk", "body": "while you were away",
                               "delayed": True}, got
+
+
+@pytest.mark.time_limit(120)
+def test_go_sendxmpp_sends_over_starttls(running_suite):
+    port, cert, _ = running_suite
+    # go-sendxmpp logs in (STARTTLS, SCRAM), sends, and leaves; bob is
+    # offline, so the message waits for him.
+    r = subprocess.run(["go-sendxmpp", "-u", "alice@localhost", "-p", "alice-pw",
+                        "-j", f"127.0.0.1:{port}", "-n", "bob@localhost"],
+                       input="sent by go-sendxmpp\n", capture_output=True, text=True,
+                       timeout=30)
+    assert r.returncode == 0, r.stdout + r.stderr
+    got = chat(port, cert, "receive")
+    assert got["bob_login"], got
+    assert got["bob_got"]["body"] == "sent by go-sendxmpp", got
+    assert got["bob_got"]["from"].startswith("alice@localhost/"), got
+    assert got["bob_got"]["delayed"], got

@@ -882,6 +882,22 @@ START_TEST(reset_between_feeds_drops_the_partial_element)
 }
 END_TEST
 
+START_TEST(a_restarted_stream_may_follow_a_newline_with_an_xml_declaration)
+{
+    /* go-sendxmpp ends <starttls/> with a newline, then opens the new
+     * stream with an XML declaration, which must still count as first. */
+    rec r;
+    rec_init(&r, _i, NULL);
+    r.reset_after = "proceed";
+    ck_assert_int_eq(feed_str(&r, HEADER PROCEED "\n"), 0);
+    ck_assert_int_eq(feed_str(&r, " \r\n<?xml version='1.0'?>" SERVER_HEADER ST3), 0);
+    ck_assert_int_eq(r.opens, 2);
+    ck_assert_int_eq(r.stanzas, 2);
+    ck_assert_str_eq(r.raws[1], ST3);
+    free(rec_done(&r));
+}
+END_TEST
+
 START_TEST(stop_ignores_the_rest)
 {
     rec r;
@@ -950,6 +966,7 @@ Suite *unit_suite(void)
         events, reset_in_a_callback_hands_the_rest_of_the_chunk_to_a_new_stream,
         0, 2);
     tcase_add_test(events, reset_between_feeds_drops_the_partial_element);
+    tcase_add_loop_test(events, a_restarted_stream_may_follow_a_newline_with_an_xml_declaration, 0, 2);
     tcase_add_test(events, stop_ignores_the_rest);
     tcase_add_test(events, keepalives_and_finished_stanzas_hold_no_memory);
     suite_add_tcase(suite, events);
