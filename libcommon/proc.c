@@ -2,6 +2,9 @@
 /* libcommon/proc.c: common process start-up. */
 #include "libcommon/proc.h"
 
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -45,4 +48,95 @@ int proc_log_setup(const cfg *c, const char *name, cfg_diag *diag)
     free(logdir);
     free(dir);
     return err < 0 ? XE_CONFIG : 0;
+}
+
+int proc_parse_args(int argc, char **argv, const char *usage, proc_args *out)
+{
+    static const struct option opts[] = {
+        { "config", required_argument, NULL, 'c' },
+        { "check-config", no_argument, NULL, 'k' },
+        { "help", no_argument, NULL, 'h' },
+        { 0 },
+    };
+    memset(out, 0, sizeof *out);
+    int ch;
+    while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'c': out->config_path = optarg; break;
+        case 'k': out->check_only = true; break;
+        case 'h': fputs(usage, stdout); return 0;
+        default: fputs(usage, stderr); return 2;
+        }
+    }
+    if (!out->config_path || optind < argc) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    return -1;
+}
+
+void proc_print_diag(cfg_diag *diag, const char *path)
+{
+    if (!diag->file[0])
+        snprintf(diag->file, sizeof diag->file, "%s", path);
+    cfg_diag_print(diag);
+}
+
+cfg *proc_load_config(const proc_args *args)
+{
+    cfg *c;
+    cfg_diag diag = { 0 };
+    if (cfg_load(args->config_path, &c, &diag) < 0) {
+        proc_print_diag(&diag, args->config_path);
+        return NULL;
+    }
+    return c;
+}
+
+/* One process has one set of signal handles. */
+static struct {
+    uv_signal_t term, intr, hup;
+    bool is_open;
+    const char *who;
+    void (*stop)(void *ud);
+    void *ud;
+} proc_sig;
+
+static void proc_on_signal(uv_signal_t *h, int signum)
+{
+    (void)h;
+    if (signum == SIGHUP) {
+        log_reopen();
+        log_info(proc_sig.who, "log reopened");
+        return;
+    }
+    log_info(proc_sig.who, "got %s", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+    proc_release_signals();
+    proc_sig.stop(proc_sig.ud);
+}
+
+void proc_release_signals(void)
+{
+    if (!proc_sig.is_open)
+        return;
+    proc_sig.is_open = false;
+    uv_close((uv_handle_t *)&proc_sig.term, NULL);
+    uv_close((uv_handle_t *)&proc_sig.intr, NULL);
+    uv_close((uv_handle_t *)&proc_sig.hup, NULL);
+}
+
+void proc_handle_signals(uv_loop_t *loop, const char *who, void (*stop)(void *ud),
+                         void *ud)
+{
+    signal(SIGPIPE, SIG_IGN);
+    proc_sig.who = who;
+    proc_sig.stop = stop;
+    proc_sig.ud = ud;
+    uv_signal_init(loop, &proc_sig.term);
+    uv_signal_init(loop, &proc_sig.intr);
+    uv_signal_init(loop, &proc_sig.hup);
+    uv_signal_start(&proc_sig.term, proc_on_signal, SIGTERM);
+    uv_signal_start(&proc_sig.intr, proc_on_signal, SIGINT);
+    uv_signal_start(&proc_sig.hup, proc_on_signal, SIGHUP);
+    proc_sig.is_open = true;
 }

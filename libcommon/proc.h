@@ -2,7 +2,32 @@
 /* libcommon/proc.h: what every xmppd process does the same way at start. */
 #ifndef XMPPD_LIBCOMMON_PROC_H
 #define XMPPD_LIBCOMMON_PROC_H
+#include <stdbool.h>
+#include <uv.h>
+
 #include "libcommon/cfg.h"
+
+typedef struct proc_args {
+    const char *config_path;      /* -c FILE */
+    bool check_only;              /* --check-config */
+} proc_args;
+
+/* Reads every xmppd process's options: -c/--config FILE, --check-config and
+ * -h/--help (usage goes to stdout). Returns -1 to go on, or the status to
+ * exit with at once: 0 after --help, 2 for bad usage (usage on stderr). */
+int proc_parse_args(int argc, char **argv, const char *usage, proc_args *out);
+/* Loads args->config_path; on failure prints "FILE:LINE: message" to stderr
+ * and returns NULL. */
+cfg *proc_load_config(const proc_args *args);
+/* Prints diag as "FILE:LINE: message", naming path when diag has no file. */
+void proc_print_diag(cfg_diag *diag, const char *path);
+/* SIGTERM and SIGINT call stop(ud) once, logging which arrived, and release
+ * the signal handles so that the loop can end; SIGHUP reopens the log;
+ * SIGPIPE is ignored. who names the process in the log. */
+void proc_handle_signals(uv_loop_t *loop, const char *who, void (*stop)(void *ud),
+                         void *ud);
+/* Releases the signal handles early, for a process stopping on its own. */
+void proc_release_signals(void);
 
 /* Applies the config's <log level=... to=.../> for the process called name:
  * to="file" writes STATE-DIR/log/NAME.log. Returns 0 or XE_CONFIG with diag

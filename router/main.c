@@ -1,7 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 /* router/main.c: xmppd-router's arguments, config and event loop. */
-#include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,75 +26,39 @@ static const char router_usage[] =
     "Signals: SIGTERM/SIGINT stop it cleanly, SIGHUP reopens its log file.\n";
 
 static router the_router;
-static uv_signal_t sig_term, sig_int, sig_hup;
 
-static void router_on_signal(uv_signal_t *h, int signum)
+static void router_on_stop(void *ud)
 {
-    (void)h;
-    if (signum == SIGHUP) {
-        log_reopen();
-        log_info("router", "log reopened");
-        return;
-    }
-    log_info("router", "got %s", signum == SIGTERM ? "SIGTERM" : "SIGINT");
-    uv_signal_stop(&sig_term);
-    uv_signal_stop(&sig_int);
-    uv_signal_stop(&sig_hup);
-    uv_close((uv_handle_t *)&sig_term, NULL);
-    uv_close((uv_handle_t *)&sig_int, NULL);
-    uv_close((uv_handle_t *)&sig_hup, NULL);
-    router_stop(&the_router);
+    router_stop(ud);
 }
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "config", required_argument, NULL, 'c' },
-        { "check-config", no_argument, NULL, 'k' },
-        { "help", no_argument, NULL, 'h' },
-        { 0 },
-    };
-    const char *path = NULL;
-    bool check_only = false;
-    int ch;
-    while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-        switch (ch) {
-        case 'c': path = optarg; break;
-        case 'k': check_only = true; break;
-        case 'h': fputs(router_usage, stdout); return 0;
-        default: fputs(router_usage, stderr); return 2;
-        }
-    }
-    if (!path || optind < argc) {
-        fputs(router_usage, stderr);
-        return 2;
-    }
-
-    cfg *conf;
-    cfg_diag diag = { 0 };
-    if (cfg_load(path, &conf, &diag) < 0) {
-        cfg_diag_print(&diag);
+    proc_args args;
+    int status = proc_parse_args(argc, argv, router_usage, &args);
+    if (status >= 0)
+        return status;
+    const char *path = args.config_path;
+    cfg *conf = proc_load_config(&args);
+    if (!conf)
         return 1;
-    }
+    cfg_diag diag = { 0 };
     router *r = &the_router;
     if (router_config_load(conf, &r->config, &diag) < 0 ||
         proc_log_setup(conf, "router", &diag) < 0) {
-        if (!diag.file[0])
-            snprintf(diag.file, sizeof diag.file, "%s", path);
-        cfg_diag_print(&diag);
+        proc_print_diag(&diag, path);
         cfg_free(conf);
         router_config_close(&r->config);
         return 1;
     }
     cfg_free(conf);
-    if (check_only) {
+    if (args.check_only) {
         router_config_close(&r->config);
         return 0;
     }
 
     uv_loop_t *loop = uv_default_loop();
     net_init(loop);
-    signal(SIGPIPE, SIG_IGN);
     mkdir(r->config.state_dir, 0750);
     router_routes_init(r);
     r->started_ms = uv_now(loop);
@@ -105,12 +67,7 @@ int main(int argc, char **argv)
         log_error("router", "%s (%s:%d)", diag.message, diag.file, diag.line);
         return 1;
     }
-    uv_signal_init(loop, &sig_term);
-    uv_signal_init(loop, &sig_int);
-    uv_signal_init(loop, &sig_hup);
-    uv_signal_start(&sig_term, router_on_signal, SIGTERM);
-    uv_signal_start(&sig_int, router_on_signal, SIGINT);
-    uv_signal_start(&sig_hup, router_on_signal, SIGHUP);
+    proc_handle_signals(loop, "router", router_on_stop, r);
     for (size_t i = 0; i < r->config.n_components; i++)
         if (strcmp(r->config.components[i].secret, "change-me") == 0)
             log_warn("router", "component %s still has the sample secret \"change-me\" "

@@ -47,6 +47,7 @@ void sm_each_feature(sm_server *sm, void (*fn)(const char *var, void *ud), void 
 
 extern const sm_module sm_mod_message, sm_mod_presence, sm_mod_roster,
     sm_mod_ping, sm_mod_disco, sm_mod_version, sm_mod_time;
+extern const sm_module sm_mod_vcard, sm_mod_private, sm_mod_blocking, sm_mod_last;
 
 /* mod_roster.c: one roster item as sm edits it. */
 enum { SM_SUB_NONE, SM_SUB_TO, SM_SUB_FROM, SM_SUB_BOTH };
@@ -56,6 +57,9 @@ typedef struct sm_roster_item {
     int sub;                        /* SM_SUB_* */
     bool is_asking;                 /* ask='subscribe' */
     bool is_approved;               /* pre-approved (RFC 6121 §3.4) */
+    bool is_pending_in;             /* an inbound subscribe awaits an answer */
+    bool is_hidden;                 /* kept only for that: not in the roster */
+    const char *pending_status;     /* its <status/> text (NULL: none) */
     const xs_elem *meta;            /* where name and groups come from */
 } sm_roster_item;
 /* Changes it in place; returns SM_EDIT_*. */

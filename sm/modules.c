@@ -6,7 +6,12 @@
 
 const sm_module *const sm_builtin_modules[] = {
     &sm_mod_message, &sm_mod_presence, &sm_mod_roster, &sm_mod_ping,
-    &sm_mod_disco, &sm_mod_version, &sm_mod_time, NULL,
+    &sm_mod_disco, &sm_mod_version, &sm_mod_time,
+    &sm_mod_vcard,
+    &sm_mod_private,
+    &sm_mod_blocking,
+    &sm_mod_last,
+    NULL,
 };
 
 void sm_each_feature(sm_server *sm, void (*fn)(const char *var, void *ud), void *ud)

@@ -1,7 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 /* components/store/main.c: xmppd-store's arguments, config and event loop. */
-#include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +28,6 @@ static const char store_usage[] =
 
 static store the_store;
 static int store_exit_code;
-static uv_signal_t sig_term, sig_int, sig_hup;
 static const link_bind store_binds[] = { { .name = "store", .is_service = true } };
 
 static void store_on_ready(link_conn *l, void *ud)
@@ -60,19 +57,9 @@ static void store_on_driver_closed(void *ud)
     s->link = NULL;
 }
 
-static void store_on_signal(uv_signal_t *h, int signum)
+static void store_on_stop(void *ud)
 {
-    (void)h;
-    if (signum == SIGHUP) {
-        log_reopen();
-        log_info("store", "log reopened");
-        return;
-    }
-    log_info("store", "got %s", signum == SIGTERM ? "SIGTERM" : "SIGINT");
-    uv_close((uv_handle_t *)&sig_term, NULL);
-    uv_close((uv_handle_t *)&sig_int, NULL);
-    uv_close((uv_handle_t *)&sig_hup, NULL);
-    store *s = &the_store;
+    store *s = ud;
     if (s->is_stopping)
         return;
     s->is_stopping = true;
@@ -84,13 +71,8 @@ static void store_on_schema(store *s, int err)
 {
     if (err < 0) {
         log_error("store", "cannot use the database; stopping");
-        if (!s->is_stopping) {
-            s->is_stopping = true;
-            uv_close((uv_handle_t *)&sig_term, NULL);
-            uv_close((uv_handle_t *)&sig_int, NULL);
-            uv_close((uv_handle_t *)&sig_hup, NULL);
-            s->ops->close(s->drv, store_on_driver_closed, s);
-        }
+        proc_release_signals();
+        store_on_stop(s);
         store_exit_code = 1;
         return;
     }
@@ -133,44 +115,23 @@ static int store_config(const cfg *c, store *s, cfg_diag *diag)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "config", required_argument, NULL, 'c' },
-        { "check-config", no_argument, NULL, 'k' },
-        { "help", no_argument, NULL, 'h' },
-        { 0 },
-    };
-    const char *path = NULL;
-    bool check_only = false;
-    int ch;
-    while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-        switch (ch) {
-        case 'c': path = optarg; break;
-        case 'k': check_only = true; break;
-        case 'h': fputs(store_usage, stdout); return 0;
-        default: fputs(store_usage, stderr); return 2;
-        }
-    }
-    if (!path || optind < argc) {
-        fputs(store_usage, stderr);
-        return 2;
-    }
-
-    cfg *conf;
-    cfg_diag diag = { 0 };
-    if (cfg_load(path, &conf, &diag) < 0) {
-        cfg_diag_print(&diag);
+    proc_args args;
+    int status = proc_parse_args(argc, argv, store_usage, &args);
+    if (status >= 0)
+        return status;
+    const char *path = args.config_path;
+    cfg *conf = proc_load_config(&args);
+    if (!conf)
         return 1;
-    }
+    cfg_diag diag = { 0 };
     store *s = &the_store;
     if (store_config(conf, s, &diag) < 0 || proc_log_setup(conf, "store", &diag) < 0) {
-        if (!diag.file[0])
-            snprintf(diag.file, sizeof diag.file, "%s", path);
-        cfg_diag_print(&diag);
+        proc_print_diag(&diag, path);
         component_link_cfg_close(&s->link_cfg);
         cfg_free(conf);
         return 1;
     }
-    if (check_only) {
+    if (args.check_only) {
         component_link_cfg_close(&s->link_cfg);
         cfg_free(conf);
         return 0;
@@ -179,26 +140,18 @@ int main(int argc, char **argv)
     uv_loop_t *loop = uv_default_loop();
     s->loop = loop;
     net_init(loop);
-    signal(SIGPIPE, SIG_IGN);
     char *state = proc_state_dir(conf);
     mkdir(state, 0750);
     free(state);
     if (s->ops->open(loop, conf, cfg_child(cfg_child(cfg_root(conf), "store"), "database"),
                      &s->drv, &diag) < 0) {
-        if (!diag.file[0])
-            snprintf(diag.file, sizeof diag.file, "%s", path);
-        cfg_diag_print(&diag);
+        proc_print_diag(&diag, path);
         component_link_cfg_close(&s->link_cfg);
         cfg_free(conf);
         return 1;
     }
     cfg_free(conf);
-    uv_signal_init(loop, &sig_term);
-    uv_signal_init(loop, &sig_int);
-    uv_signal_init(loop, &sig_hup);
-    uv_signal_start(&sig_term, store_on_signal, SIGTERM);
-    uv_signal_start(&sig_int, store_on_signal, SIGINT);
-    uv_signal_start(&sig_hup, store_on_signal, SIGHUP);
+    proc_handle_signals(loop, "store", store_on_stop, s);
     log_info("store", "started with the %s driver", s->ops->name);
     store_schema_migrate(s, store_on_schema);
 

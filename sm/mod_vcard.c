@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: MIT */
+/* sm/mod_vcard.c: XEP-0054 vcard-temp. Anyone may read a local user's vCard
+ * (sent to the bare JID, or with no to for one's own); only the user may
+ * change it. vCards live in the store as the exact element received. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "libcommon/alloc.h"
+#include "libcommon/buf.h"
+#include "sm/module.h"
+
+#define VCARD_NS "vcard-temp"
+
+/* The bare JID the iq is about: its to, or the sender's own account. */
+static char *vcard_owner(const sm_session *sender, const xs_elem *iq)
+{
+    const char *to = xs_attr(iq, "to");
+    if (to)
+        return sm_bare_of(to);
+    return sender ? xstrdup(sender->user->bare) : NULL;
+}
+
+static void vcard_on_get(sm_server *sm, xs_elem *answer, void *ud)
+{
+    xs_elem *iq = ud;
+    const char *type = answer ? xs_attr(answer, "type") : NULL;
+    if (!type || strcmp(type, "result") != 0) {
+        sm_reply_error(sm, iq, XS_INTERNAL_SERVER_ERROR);
+    } else {
+        xs_elem *stored = sm_store_result(answer);
+        xs_elem *card = stored ? xs_first(stored) : NULL;
+        xs_elem *r = sm_iq_result(iq);
+        if (card && strcmp(xs_name(card), "vCard") == 0 && xs_ns(card) &&
+            strcmp(xs_ns(card), VCARD_NS) == 0)
+            xs_add(r, xs_dup(card));
+        else
+            xs_add_new(r, "vCard", VCARD_NS);   /* §3.1: none yet is empty */
+        sm_send(sm, r);
+    }
+    xs_unref(iq);
+}
+
+static sm_verdict vcard_get(sm_server *sm, sm_session *sender, xs_elem *iq)
+{
+    char *owner = vcard_owner(sender, iq);
+    if (!owner)
+        return sm_reply_error(sm, iq, XS_BAD_REQUEST);
+    buf req;
+    buf_init(&req);
+    buf_append_str(&req, "<vcard-get xmlns='" SM_NS_STORE "' user='");
+    buf_append_xml(&req, owner, strlen(owner), 1);
+    buf_append_str(&req, "'/>");
+    char *text = buf_steal(&req);
+    sm_store_ask(sm, owner, false, text, vcard_on_get, xs_ref(iq));
+    free(text);
+    free(owner);
+    return SM_HANDLED;
+}
+
+static void vcard_on_set(sm_server *sm, xs_elem *answer, void *ud)
+{
+    xs_elem *iq = ud;
+    const char *type = answer ? xs_attr(answer, "type") : NULL;
+    if (!type || strcmp(type, "result") != 0)
+        sm_reply_error(sm, iq, XS_INTERNAL_SERVER_ERROR);
+    else
+        sm_send(sm, sm_iq_result(iq));
+    xs_unref(iq);
+}
+
+static sm_verdict vcard_set(sm_server *sm, sm_session *sender, xs_elem *iq)
+{
+    char *owner = vcard_owner(sender, iq);
+    /* §3.2: a user publishes only their own vCard. */
+    if (!owner || !sender || strcmp(owner, sender->user->bare) != 0) {
+        free(owner);
+        return sm_reply_error(sm, iq, XS_FORBIDDEN);
+    }
+    buf req;
+    buf_init(&req);
+    buf_append_str(&req, "<vcard-set xmlns='" SM_NS_STORE "' user='");
+    buf_append_xml(&req, owner, strlen(owner), 1);
+    buf_append_str(&req, "'>");
+    xs_serialize(xs_first(iq), SM_NS_STORE, &req);
+    buf_append_str(&req, "</vcard-set>");
+    char *text = buf_steal(&req);
+    sm_store_ask(sm, owner, true, text, vcard_on_set, xs_ref(iq));
+    free(text);
+    free(owner);
+    return SM_HANDLED;
+}
+
+static const sm_iq_route vcard_routes[] = {
+    { SM_TO_ACCOUNT, SM_IQ_GET, VCARD_NS, "vCard", vcard_get },
+    { SM_TO_ACCOUNT, SM_IQ_SET, VCARD_NS, "vCard", vcard_set },
+    { 0 }
+};
+static const char *const vcard_features[] = { VCARD_NS, NULL };
+
+const sm_module sm_mod_vcard = {
+    .name = "vcard", .spec = "XEP-0054 vcard-temp", .features = vcard_features,
+    .iq = vcard_routes,
+};
