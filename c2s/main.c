@@ -1,7 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 /* c2s/main.c: xmppd-c2s's arguments, config and event loop. */
-#include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +26,6 @@ static const char c2s_usage[] =
     "and stop, SIGHUP reopens the log file.\n";
 
 static c2s the_c2s;
-static uv_signal_t sig_term, sig_int, sig_hup;
 static const link_bind c2s_binds[] = { { .name = "c2s", .is_service = true } };
 
 static void c2s_on_ready(link_conn *l, void *ud)
@@ -57,64 +54,32 @@ static const link_events c2s_link_events = {
     .refused = c2s_on_refused,
 };
 
-static void c2s_on_signal(uv_signal_t *h, int signum)
+static void c2s_on_stop(void *ud)
 {
-    (void)h;
-    if (signum == SIGHUP) {
-        log_reopen();
-        log_info("c2s", "log reopened");
-        return;
-    }
-    log_info("c2s", "got %s; ending every client stream",
-             signum == SIGTERM ? "SIGTERM" : "SIGINT");
-    uv_close((uv_handle_t *)&sig_term, NULL);
-    uv_close((uv_handle_t *)&sig_int, NULL);
-    uv_close((uv_handle_t *)&sig_hup, NULL);
-    c2s_shutdown(&the_c2s);
+    log_info("c2s", "ending every client stream");
+    c2s_shutdown(ud);
 }
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "config", required_argument, NULL, 'c' },
-        { "check-config", no_argument, NULL, 'k' },
-        { "help", no_argument, NULL, 'h' },
-        { 0 },
-    };
-    const char *path = NULL;
-    bool check_only = false;
-    int ch;
-    while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-        switch (ch) {
-        case 'c': path = optarg; break;
-        case 'k': check_only = true; break;
-        case 'h': fputs(c2s_usage, stdout); return 0;
-        default: fputs(c2s_usage, stderr); return 2;
-        }
-    }
-    if (!path || optind < argc) {
-        fputs(c2s_usage, stderr);
-        return 2;
-    }
-
-    cfg *conf;
-    cfg_diag diag = { 0 };
-    if (cfg_load(path, &conf, &diag) < 0) {
-        cfg_diag_print(&diag);
+    proc_args args;
+    int status = proc_parse_args(argc, argv, c2s_usage, &args);
+    if (status >= 0)
+        return status;
+    cfg *conf = proc_load_config(&args);
+    if (!conf)
         return 1;
-    }
+    cfg_diag diag = { 0 };
     c2s *s = &the_c2s;
     if (c2s_config_load(conf, &s->config, &diag) < 0 ||
         proc_log_setup(conf, "c2s", &diag) < 0) {
-        if (!diag.file[0])
-            snprintf(diag.file, sizeof diag.file, "%s", path);
-        cfg_diag_print(&diag);
+        proc_print_diag(&diag, args.config_path);
         c2s_config_close(&s->config);
         cfg_free(conf);
         return 1;
     }
     cfg_free(conf);
-    if (check_only) {
+    if (args.check_only) {
         c2s_config_close(&s->config);
         return 0;
     }
@@ -127,7 +92,6 @@ int main(int argc, char **argv)
 
     uv_loop_t *loop = uv_default_loop();
     net_init(loop);
-    signal(SIGPIPE, SIG_IGN);
     int exit_code = 0;
     if (c2s_listen_all(s) < 0) {
         exit_code = 1;
@@ -136,12 +100,7 @@ int main(int argc, char **argv)
         s->config.link.opts.binds = c2s_binds;
         s->config.link.opts.n_binds = 1;
         s->link = link_new(&s->config.link.opts, &c2s_link_events, s);
-        uv_signal_init(loop, &sig_term);
-        uv_signal_init(loop, &sig_int);
-        uv_signal_init(loop, &sig_hup);
-        uv_signal_start(&sig_term, c2s_on_signal, SIGTERM);
-        uv_signal_start(&sig_int, c2s_on_signal, SIGINT);
-        uv_signal_start(&sig_hup, c2s_on_signal, SIGHUP);
+        proc_handle_signals(loop, "c2s", c2s_on_stop, s);
         log_info("c2s", "started, serving %zu domain(s)", s->config.n_domains);
     }
     uv_run(loop, UV_RUN_DEFAULT);

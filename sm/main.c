@@ -1,7 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 /* sm/main.c: xmppd-sm's arguments, config and event loop. */
-#include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +28,6 @@ static const char sm_usage[] =
     "Signals: SIGTERM/SIGINT stop it cleanly, SIGHUP reopens its log file.\n";
 
 static sm_server the_sm;
-static uv_signal_t sig_term, sig_int, sig_hup;
 static link_bind *sm_binds;
 
 static void sm_on_ready(link_conn *l, void *ud)
@@ -52,22 +49,12 @@ static const link_events sm_link_events = {
     .refused = sm_on_refused,
 };
 
-static void sm_on_signal(uv_signal_t *h, int signum)
+static void sm_on_stop(void *ud)
 {
-    (void)h;
-    if (signum == SIGHUP) {
-        log_reopen();
-        log_info("sm", "log reopened");
-        return;
-    }
-    log_info("sm", "got %s", signum == SIGTERM ? "SIGTERM" : "SIGINT");
-    sm_server *sm = &the_sm;
+    sm_server *sm = ud;
     if (sm->is_stopping)
         return;
     sm->is_stopping = true;
-    uv_close((uv_handle_t *)&sig_term, NULL);
-    uv_close((uv_handle_t *)&sig_int, NULL);
-    uv_close((uv_handle_t *)&sig_hup, NULL);
     sm_store_stop(sm);
     link_free(sm->link);
     sm->link = NULL;
@@ -137,45 +124,23 @@ static void sm_free_config(sm_server *sm)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "config", required_argument, NULL, 'c' },
-        { "check-config", no_argument, NULL, 'k' },
-        { "help", no_argument, NULL, 'h' },
-        { 0 },
-    };
-    const char *path = NULL;
-    bool check_only = false;
-    int ch;
-    while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-        switch (ch) {
-        case 'c': path = optarg; break;
-        case 'k': check_only = true; break;
-        case 'h': fputs(sm_usage, stdout); return 0;
-        default: fputs(sm_usage, stderr); return 2;
-        }
-    }
-    if (!path || optind < argc) {
-        fputs(sm_usage, stderr);
-        return 2;
-    }
-    cfg *conf;
-    cfg_diag diag = { 0 };
-    if (cfg_load(path, &conf, &diag) < 0) {
-        cfg_diag_print(&diag);
+    proc_args args;
+    int status = proc_parse_args(argc, argv, sm_usage, &args);
+    if (status >= 0)
+        return status;
+    cfg *conf = proc_load_config(&args);
+    if (!conf)
         return 1;
-    }
+    cfg_diag diag = { 0 };
     sm_server *sm = &the_sm;
     int err = sm_config(conf, sm, &diag);
     if (err == 0)
         err = proc_log_setup(conf, "sm", &diag);
     if (err == 0)
         err = sm_dispatch_start(sm, cfg_child(cfg_root(conf), "sm"), &diag);
-    if (err < 0 || check_only) {
-        if (err < 0) {
-            if (!diag.file[0])
-                snprintf(diag.file, sizeof diag.file, "%s", path);
-            cfg_diag_print(&diag);
-        }
+    if (err < 0 || args.check_only) {
+        if (err < 0)
+            proc_print_diag(&diag, args.config_path);
         sm_dispatch_stop(sm);
         sm_free_config(sm);
         cfg_free(conf);
@@ -186,7 +151,6 @@ int main(int argc, char **argv)
     uv_loop_t *loop = uv_default_loop();
     sm->loop = loop;
     net_init(loop);
-    signal(SIGPIPE, SIG_IGN);
     sm_binds = xalloc((sm->n_domains + 1) * sizeof *sm_binds);
     sm_binds[0] = (link_bind){ .name = "sm", .is_service = true };
     for (size_t i = 0; i < sm->n_domains; i++)
@@ -195,12 +159,7 @@ int main(int argc, char **argv)
     sm->link_cfg.opts.n_binds = sm->n_domains + 1;
     sm_store_start(sm);
     sm->link = link_new(&sm->link_cfg.opts, &sm_link_events, sm);
-    uv_signal_init(loop, &sig_term);
-    uv_signal_init(loop, &sig_int);
-    uv_signal_init(loop, &sig_hup);
-    uv_signal_start(&sig_term, sm_on_signal, SIGTERM);
-    uv_signal_start(&sig_int, sm_on_signal, SIGINT);
-    uv_signal_start(&sig_hup, sm_on_signal, SIGHUP);
+    proc_handle_signals(loop, "sm", sm_on_stop, sm);
     log_info("sm", "started for %zu domain(s), first %s", sm->n_domains, sm->domains[0]);
 
     uv_run(loop, UV_RUN_DEFAULT);
