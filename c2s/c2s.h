@@ -114,6 +114,10 @@ struct c2s_conn {
     char *bind_iq_id;
     char *sm_instance;                   /* after sm said started */
     bool is_bound;
+    bool is_resuming;                    /* its sm detached: starting it again */
+    bool is_resume_waiting;              /* no sm took the restart: wait for one */
+    char *last_presence;                 /* the client's last broadcast presence */
+    size_t last_presence_len;
 
     /* limits */
     rate rl;
@@ -166,5 +170,8 @@ void c2s_session_on_member(link_conn *l, const char *type, const char *instance,
                            const char *name, const char *kind, void *ud);
 void c2s_session_start(c2s_conn *cn);                /* asks sm */
 void c2s_session_forward(c2s_conn *cn, const char *raw, size_t len);
+/* Remembers a broadcast presence (st, as raw) of the client, re-sent when
+ * its session is started again on a new sm. */
+void c2s_session_note_presence(c2s_conn *cn, xs_elem *st, const char *raw, size_t len);
 void c2s_session_end(c2s_conn *cn);                  /* the client went away */
 #endif

@@ -122,6 +122,8 @@ static void conn_send_features(c2s_conn *cn)
          * Appendix E) for older clients. */
         buf_append_str(&out, "<bind xmlns='" XS_NS_BIND "'/>"
                              "<session xmlns='" C2S_NS_SESSION "'><optional/></session>");
+        /* RFC 6121 §3.4.1: sm keeps subscription pre-approvals. */
+        buf_append_str(&out, "<sub xmlns='urn:xmpp:features:pre-approval'/>");
     }
     buf_append_str(&out, "</stream:features>");
     c2s_conn_send(cn, buf_data(&out), buf_len(&out));
@@ -242,6 +244,8 @@ static void conn_on_stanza(void *ud, xs_elem *st, const char *raw, size_t len)
         c2s_conn_close(cn, XS_STREAM_NOT_AUTHORIZED, "no resource bound");
         return;
     }
+    if (strcmp(name, "presence") == 0)
+        c2s_session_note_presence(cn, st, raw, len);
     c2s_session_forward(cn, raw, len);
 }
 
@@ -342,6 +346,7 @@ static void conn_on_closed(net_conn *c)
     jid_free(cn->full);
     free(cn->bind_iq_id);
     free(cn->sm_instance);
+    free(cn->last_presence);
     free(cn);
     if (s->is_stopping && !s->conns)
         conn_shutdown_finish(s);

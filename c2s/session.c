@@ -13,8 +13,8 @@
 #include "libcommon/error.h"
 #include "libcommon/log.h"
 
-static int session_send_control(c2s *s, const char *to, const jid *full,
-                                const char *action)
+static int session_send_control_ex(c2s *s, const char *to, const jid *full,
+                                   const char *action, bool is_resume)
 {
     if (!s->link)
         return XE_CLOSED;
@@ -22,11 +22,50 @@ static int session_send_control(c2s *s, const char *to, const jid *full,
     buf_init(&inner);
     buf_printf(&inner, "<session xmlns='" C2S_NS_XMPPD_SESSION "' action='%s' jid='", action);
     buf_append_xml(&inner, jid_full(full), strlen(jid_full(full)), 1);
-    buf_append_str(&inner, "'/>");
+    buf_append_str(&inner, is_resume ? "' resume='true'/>" : "'/>");
     int rc = link_send_envelope(s->link, to, jid_bare(full), buf_data(&inner),
                                 buf_len(&inner));
     buf_close(&inner);
     return rc;
+}
+
+static int session_send_control(c2s *s, const char *to, const jid *full, const char *action)
+{
+    return session_send_control_ex(s, to, full, action, false);
+}
+
+/* docs/session-protocol.md, "Failures": the session of cn is started again
+ * on whichever sm instance its key lands on now. */
+static void session_resume(c2s_conn *cn)
+{
+    cn->is_resume_waiting = false;
+    if (session_send_control_ex(cn->srv, "sm", cn->full, "start", true) < 0)
+        cn->is_resume_waiting = true;
+}
+
+/* The restart was refused or cannot be done: the client is told to
+ * reconnect (RFC 6120 §4.9.3.16). */
+static void session_resume_failed(c2s_conn *cn, const char *why)
+{
+    log_warn(cn->who, "the session could not be started again (%s); stream reset",
+             why ? why : "-");
+    cn->is_bound = false;
+    cn->is_resuming = false;
+    c2s_conn_close(cn, XS_STREAM_RESET, NULL);
+}
+
+void c2s_session_note_presence(c2s_conn *cn, xs_elem *st, const char *raw, size_t len)
+{
+    const char *type = xs_attr(st, "type");
+    if (xs_attr(st, "to") || (type && strcmp(type, "unavailable") != 0))
+        return;
+    free(cn->last_presence);
+    cn->last_presence = NULL;
+    cn->last_presence_len = 0;
+    if (type)
+        return;                            /* unavailable: nothing to re-send */
+    cn->last_presence = xstrndup(raw, len);
+    cn->last_presence_len = len;
 }
 
 void c2s_session_start(c2s_conn *cn)
@@ -95,14 +134,40 @@ static void session_returned(c2s *s, xs_elem *inner, const char *cond)
     }
     if (strcmp(name, "session") == 0 && strcmp(xs_ns(inner), C2S_NS_XMPPD_SESSION) == 0) {
         const char *action = xs_attr(inner, "action");
-        c2s_conn *cn = session_pending_bind(s, xs_attr(inner, "jid"));
-        if (cn && action && strcmp(action, "start") == 0)
+        const char *full = xs_attr(inner, "jid");
+        c2s_conn *cn = session_pending_bind(s, full);
+        if (cn && action && strcmp(action, "start") == 0) {
             c2s_bind_answer(cn, "unavailable", cond, NULL);
+            return;
+        }
+        cn = full ? c2s_conn_by_full(s, full) : NULL;
+        if (cn && cn->is_resuming && action && strcmp(action, "start") == 0) {
+            /* No sm instance is there yet: the next one that binds gets it. */
+            log_info(cn->who, "no sm for the session yet (%s); waiting", cond ? cond : "-");
+            cn->is_resume_waiting = true;
+        }
         return;
     }
-    /* A client stanza whose sm went away: resuming sessions is not done
-     * yet, so it is dropped with a warning. */
-    log_warn("c2s", "a <%s/> for sm came back (%s); dropped", name, cond ? cond : "-");
+    /* A client stanza whose sm is gone: the client gets an error for it
+     * (a message is delivered, stored or bounced, never lost). */
+    const char *type = xs_attr(inner, "type");
+    const char *from = xs_attr(inner, "from");
+    c2s_conn *cn = from ? c2s_conn_by_full(s, from) : NULL;
+    bool is_bounceable = strcmp(name, "presence") != 0 &&
+                         !(type && (strcmp(type, "error") == 0 || strcmp(type, "result") == 0));
+    if (!cn || !cn->is_bound || !is_bounceable) {
+        log_warn("c2s", "a <%s/> for sm came back (%s); dropped", name, cond ? cond : "-");
+        return;
+    }
+    xs_elem *err = xs_dup(inner);
+    const char *to = xs_attr(inner, "to");
+    xs_set_attr(err, "from", to ? to : cn->domain);
+    xs_set_attr(err, "to", from);
+    xs_set_attr(err, "type", "error");
+    xs_elem *e = xs_add_new(err, "error", XS_NS_CLIENT);
+    xs_set_attr(e, "type", "wait");
+    xs_add_new(e, "service-unavailable", XS_NS_STANZAS);
+    c2s_conn_send_elem(cn, err);
 }
 
 static void session_control(c2s *s, xs_elem *inner, const char *from)
@@ -115,6 +180,20 @@ static void session_control(c2s *s, xs_elem *inner, const char *from)
         c2s_conn *cn = session_pending_bind(s, full);
         if (cn) {
             c2s_bind_answer(cn, action, cond, from);
+            return;
+        }
+        cn = c2s_conn_by_full(s, full);
+        if (cn && cn->is_resuming && cn->is_bound) {
+            if (strcmp(action, "refused") == 0) {
+                session_resume_failed(cn, cond);
+                return;
+            }
+            free(cn->sm_instance);
+            cn->sm_instance = xstrdup(from);
+            cn->is_resuming = false;
+            log_info(cn->who, "session started again on %s", from);
+            if (cn->last_presence)
+                c2s_session_forward(cn, cn->last_presence, cn->last_presence_len);
             return;
         }
         if (strcmp(action, "started") == 0) {
@@ -212,13 +291,24 @@ void c2s_session_on_member(link_conn *l, const char *type, const char *instance,
 {
     (void)l, (void)name, (void)kind;
     c2s *s = ud;
+    if (strcmp(type, "bind") == 0 && name && strcmp(name, "sm") == 0) {
+        /* An sm instance came: the sessions that waited for one start. */
+        for (c2s_conn *cn = s->conns; cn; cn = cn->next)
+            if (cn->is_bound && cn->is_resuming && cn->is_resume_waiting)
+                session_resume(cn);
+        return;
+    }
     if (strcmp(type, "detach") != 0)
         return;
     unsigned n = 0;
     for (c2s_conn *cn = s->conns; cn; cn = cn->next)
-        if (cn->is_bound && cn->sm_instance && strcmp(cn->sm_instance, instance) == 0)
+        if (cn->is_bound && cn->sm_instance && strcmp(cn->sm_instance, instance) == 0 &&
+            cn->state != C2S_CONN_CLOSING) {
             n++;
+            cn->is_resuming = true;
+            session_resume(cn);
+        }
     if (n)
-        log_warn("c2s", "%s detached with %u of our sessions; streams kept open "
-                        "(re-establishing them is not implemented)", instance, n);
+        log_warn("c2s", "%s detached with %u of our sessions; starting them again", instance,
+                 n);
 }

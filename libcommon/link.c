@@ -383,6 +383,8 @@ size_t link_queued(const link_conn *l)
 
 int link_send(link_conn *l, const char *xml, size_t len)
 {
+    if (!l)
+        return XE_CLOSED;
     if (l->state == LINK_READY && l->net) {
         link_wire(l, xml, len);
         return 0;
@@ -395,6 +397,10 @@ int link_send(link_conn *l, const char *xml, size_t len)
 
 int link_send_stanza(link_conn *l, xs_elem *st)
 {
+    if (!l) {
+        xs_unref(st);
+        return XE_CLOSED;
+    }
     buf out;
     buf_init(&out);
     xs_serialize(st, XS_NS_COMPONENT, &out);
@@ -407,6 +413,8 @@ int link_send_stanza(link_conn *l, xs_elem *st)
 int link_send_envelope(link_conn *l, const char *to, const char *key,
                        const char *inner, size_t len)
 {
+    if (!l)
+        return XE_CLOSED;
     buf out;
     buf_init(&out);
     envelope e = { .to = to, .from = link_instance(l), .key = key };

@@ -60,7 +60,9 @@ void link_free(link_conn *l);
 bool link_is_ready(const link_conn *l);
 const char *link_instance(const link_conn *l);   /* NAME#? for plain links */
 /* Sends raw XML (one or more complete elements). While the link is down it
- * is queued. Returns 0, or XE_BUSY when the queue is full (nothing kept). */
+ * is queued. Returns 0, XE_BUSY when the queue is full (nothing kept), or
+ * XE_CLOSED for a NULL link (a process that is stopping has freed it). The
+ * two functions below behave the same. */
 int link_send(link_conn *l, const char *xml, size_t len);
 /* Serializes st for the component stream and sends it; always takes st. */
 int link_send_stanza(link_conn *l, xs_elem *st);

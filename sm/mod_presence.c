@@ -42,7 +42,15 @@ typedef struct broadcast {
     char *full;
     xs_elem *presence;
     bool is_initial;
+    char **directed;              /* told unavailable unless subscribers */
+    size_t n_directed;
 } broadcast;
+
+static bool same_bare(const char *a, const char *bare)
+{
+    size_t n = strlen(bare);
+    return strncmp(a, bare, n) == 0 && (a[n] == '\0' || a[n] == '/');
+}
 
 static void broadcast_on_roster(sm_server *sm, xs_elem *answer, void *ud)
 {
@@ -54,11 +62,38 @@ static void broadcast_on_roster(sm_server *sm, xs_elem *answer, void *ud)
         int sub = sm_roster_sub(xs_attr(it, "subscription"));
         if (!contact)
             continue;
-        if (sub == SM_SUB_FROM || sub == SM_SUB_BOTH)
+        if (sub == SM_SUB_FROM || sub == SM_SUB_BOTH) {
             send_presence(sm, b->presence, b->full, contact);
+            for (size_t i = 0; i < b->n_directed; i++)
+                if (b->directed[i] && same_bare(b->directed[i], contact)) {
+                    free(b->directed[i]);        /* told already */
+                    b->directed[i] = NULL;
+                }
+        }
         if (b->is_initial && (sub == SM_SUB_TO || sub == SM_SUB_BOTH))
             send_simple(sm, "probe", bare, contact);
+        sm_roster_item ri;
+        sm_roster_read(it, &ri);
+        sm_session *s = b->is_initial && ri.is_pending_in ? sm_session_find(sm, b->full) : NULL;
+        if (s) {
+            /* §3.1.3: a request that waited is delivered at login. */
+            xs_elem *p = xs_new("presence", XS_NS_CLIENT);
+            xs_set_attr(p, "type", "subscribe");
+            xs_set_attr(p, "from", contact);
+            if (ri.pending_status) {
+                const char *t = ri.pending_status;
+                xs_add_text(xs_add_new(p, "status", XS_NS_CLIENT), t, strlen(t));
+            }
+            sm_session_deliver(s, p);
+            xs_unref(p);
+        }
     }
+    for (size_t i = 0; i < b->n_directed; i++) {
+        if (b->directed[i])
+            send_presence(sm, b->presence, b->full, b->directed[i]);
+        free(b->directed[i]);
+    }
+    free(b->directed);
     free(bare);
     xs_unref(b->presence);
     free(b->full);
@@ -67,7 +102,8 @@ static void broadcast_on_roster(sm_server *sm, xs_elem *answer, void *ud)
 
 /* Sends p from s to its subscribers (after reading the roster) and to the
  * user's available resources. */
-static void broadcast_presence(sm_session *s, const xs_elem *p, bool is_initial)
+static void broadcast_presence(sm_session *s, const xs_elem *p, bool is_initial,
+                               bool is_final)
 {
     sm_server *sm = s->user->sm;
     for (sm_session *o = s->user->sessions; o; o = o->next)
@@ -81,16 +117,61 @@ static void broadcast_presence(sm_session *s, const xs_elem *p, bool is_initial)
     b->full = xstrdup(s->full);
     b->presence = xs_dup(p);
     b->is_initial = is_initial;
+    if (is_final) {
+        /* §4.6.3: the JIDs sent directed presence get the unavailable too. */
+        b->directed = s->directed;
+        b->n_directed = s->n_directed;
+        s->directed = NULL;
+        s->n_directed = 0;
+    }
     sm_roster_fetch(sm, s->user->bare, NULL, broadcast_on_roster, b);
+}
+
+/* Sends p from s to every JID on its directed list and empties it. */
+static void directed_send_all(sm_session *s, const xs_elem *p)
+{
+    for (size_t i = 0; i < s->n_directed; i++) {
+        send_presence(s->user->sm, p, s->full, s->directed[i]);
+        free(s->directed[i]);
+    }
+    free(s->directed);
+    s->directed = NULL;
+    s->n_directed = 0;
 }
 
 void sm_presence_gone(sm_session *s)
 {
     xs_elem *p = xs_new("presence", XS_NS_CLIENT);
     xs_set_attr(p, "type", "unavailable");
+    if (!s->is_available) {
+        directed_send_all(s, p);     /* §4.6.3: only directed presence was sent */
+        xs_unref(p);
+        return;
+    }
     s->is_available = false;
-    broadcast_presence(s, p, false);
+    broadcast_presence(s, p, false, true);
     xs_unref(p);
+}
+
+/* §4.6.2: remembers (available) or forgets (unavailable) a JID that s sent
+ * directed presence to. */
+static void directed_track(sm_session *s, const char *to, bool is_available)
+{
+    jid *j = NULL;
+    if (jid_parse(to, &j) < 0)
+        return;
+    const char *norm = jid_full(j);
+    size_t i = 0;
+    while (i < s->n_directed && strcmp(s->directed[i], norm) != 0)
+        i++;
+    if (is_available && i == s->n_directed && strcmp(jid_bare(j), s->user->bare) != 0) {
+        s->directed = xrealloc(s->directed, (s->n_directed + 1) * sizeof *s->directed);
+        s->directed[s->n_directed++] = xstrdup(norm);
+    } else if (!is_available && i < s->n_directed) {
+        free(s->directed[i]);
+        s->directed[i] = s->directed[--s->n_directed];
+    }
+    jid_free(j);
 }
 
 /* --- outbound subscriptions (RFC 6121 §3.1.2, §3.2.2, §3.3.2, §3.4) --- */
@@ -98,6 +179,7 @@ void sm_presence_gone(sm_session *s)
 typedef struct sub_out {
     char *bare, *contact;
     xs_elem *stanza;
+    bool is_preapproval;          /* subscribed with no request: kept, not sent */
 } sub_out;
 
 static int edit_out_subscribe(sm_roster_item *it, void *ud)
@@ -111,15 +193,24 @@ static int edit_out_subscribe(sm_roster_item *it, void *ud)
 
 static int edit_out_subscribed(sm_roster_item *it, void *ud)
 {
-    (void)ud;
+    sub_out *o = ud;
     if (it->sub == SM_SUB_FROM || it->sub == SM_SUB_BOTH)
         return SM_EDIT_NONE;
-    if (!it->exists) {
-        it->is_approved = true;        /* §3.4: pre-approval */
+    if (!it->is_pending_in) {
+        /* §3.4: no request is waiting, so this is a pre-approval; it is
+         * remembered on the item and not sent to the contact. */
+        o->is_preapproval = true;
+        if (it->is_approved)
+            return SM_EDIT_NONE;
+        it->is_approved = true;
         return SM_EDIT_WRITE;
     }
+    /* §3.1.5: the approval of the waiting request. */
     it->sub = it->sub == SM_SUB_TO ? SM_SUB_BOTH : SM_SUB_FROM;
     it->is_approved = false;
+    it->is_pending_in = false;
+    it->is_hidden = false;
+    it->pending_status = NULL;
     return SM_EDIT_WRITE;
 }
 
@@ -138,8 +229,12 @@ static int edit_out_unsubscribed(sm_roster_item *it, void *ud)
     (void)ud;
     if (!it->exists)
         return SM_EDIT_NONE;
+    if (it->is_hidden)
+        return SM_EDIT_REMOVE;        /* §3.2.1: the request denied */
     it->sub = it->sub == SM_SUB_BOTH ? SM_SUB_TO : it->sub == SM_SUB_FROM ? SM_SUB_NONE : it->sub;
     it->is_approved = false;
+    it->is_pending_in = false;
+    it->pending_status = NULL;
     return SM_EDIT_WRITE;
 }
 
@@ -147,7 +242,7 @@ static void sub_out_done(sm_server *sm, int status, const char *ver, void *ud)
 {
     (void)ver;
     sub_out *o = ud;
-    if (!status) {
+    if (!status && !o->is_preapproval) {
         send_presence(sm, o->stanza, o->bare, o->contact);
         sm_user *u = sm_user_get(sm, o->bare, false);
         if (u && is_type(o->stanza, "subscribed")) {
@@ -196,10 +291,12 @@ static sm_verdict presence_from_session(sm_session *s, xs_elem *st)
             return subscription_out(s, st, edit_out_unsubscribe);
         if (is_type(st, "unsubscribed"))
             return subscription_out(s, st, edit_out_unsubscribed);
+        if (is_type(st, NULL) || is_type(st, "unavailable"))
+            directed_track(s, to, is_type(st, NULL));
         return SM_PASS;                        /* directed presence, probes */
     }
     if (is_type(st, "unavailable")) {
-        if (s->is_available)
+        if (s->is_available || s->n_directed)
             sm_presence_gone(s);
         xs_unref(s->presence);
         s->presence = NULL;
@@ -215,7 +312,7 @@ static sm_verdict presence_from_session(sm_session *s, xs_elem *st)
     xs_unref(s->presence);
     s->presence = xs_dup(st);
     xs_set_attr(s->presence, "to", NULL);
-    broadcast_presence(s, s->presence, is_initial);
+    broadcast_presence(s, s->presence, is_initial, false);
     /* XEP-0160 §5: offline messages go with the first available presence. */
     if (is_initial && s->priority >= 0)
         sm_offline_flush(s);
@@ -225,10 +322,40 @@ static sm_verdict presence_from_session(sm_session *s, xs_elem *st)
 /* --- inbound (RFC 6121 §3.1.3, §3.2.3, §3.3.3, §4.3) --- */
 
 typedef struct sub_in {
+    struct sub_in *next;          /* in flight (subscription types only) */
     char *bare, *from;
     xs_elem *stanza;
     bool is_auto;                 /* subscribe answered by pre-approval */
+    xs_elem **held;               /* the contact's presence that came meanwhile */
+    size_t n_held;
 } sub_in;
+
+/* The inbound subscription stanzas waiting for their roster roundtrip. The
+ * contact's presence that arrives meanwhile is held back and delivered
+ * after the subscription stanza, so that a subscriber sees subscribed
+ * before the contact's presence (§3.1.5) even though the approver's server
+ * sends the presence right after it. One sm process serves one sm_server. */
+static sub_in *in_flight;
+
+static sub_in *in_flight_find(const char *bare, const char *from)
+{
+    sub_in *found = NULL;
+    for (sub_in *in = in_flight; in; in = in->next)
+        if (strcmp(in->bare, bare) == 0 && strcmp(in->from, from) == 0)
+            found = in;              /* the latest one */
+    return found;
+}
+
+static void in_flight_remove(sub_in *in)
+{
+    for (sub_in **p = &in_flight; *p; p = &(*p)->next)
+        if (*p == in) {
+            *p = in->next;
+            break;
+        }
+}
+
+static sm_verdict presence_to_user(sm_user *u, xs_elem *st);
 
 static void deliver_available(sm_user *u, const xs_elem *st)
 {
@@ -250,9 +377,15 @@ static int edit_in_subscribe(sm_roster_item *it, void *ud)
         in->is_auto = true;
         return SM_EDIT_WRITE;
     }
-    /* The store keeps no pending-in state: the item stands for it, so that
-     * the answering subscribed is an approval, not a pre-approval. */
-    return it->exists ? SM_EDIT_NONE : SM_EDIT_WRITE;
+    /* §3.1.3: the request waits on the item (a hidden one when the
+     * contact is not in the roster) until the user answers it, and is
+     * delivered again with the user's next initial presence. */
+    if (!it->exists)
+        it->is_hidden = true;
+    it->is_pending_in = true;
+    xs_elem *status = xs_child(in->stanza, "status", NULL);
+    it->pending_status = status ? xs_text(status) : NULL;
+    return SM_EDIT_WRITE;
 }
 
 static int edit_in_subscribed(sm_roster_item *it, void *ud)
@@ -272,6 +405,10 @@ static int edit_in_unsubscribe(sm_roster_item *it, void *ud)
     (void)ud;
     if (!it->exists)
         return SM_EDIT_NONE;
+    if (it->is_hidden)
+        return SM_EDIT_REMOVE;        /* §3.2.3: the request withdrawn */
+    it->is_pending_in = false;
+    it->pending_status = NULL;
     it->sub = it->sub == SM_SUB_BOTH ? SM_SUB_TO : it->sub == SM_SUB_FROM ? SM_SUB_NONE : it->sub;
     it->is_approved = false;
     return SM_EDIT_WRITE;
@@ -300,6 +437,14 @@ static void sub_in_done(sm_server *sm, int status, const char *ver, void *ud)
     } else if (!status && u && !(is_type(in->stanza, "subscribed") && in->is_auto)) {
         deliver_available(u, in->stanza);
     }
+    in_flight_remove(in);
+    for (size_t i = 0; i < in->n_held; i++) {
+        u = sm_user_get(sm, in->bare, false);
+        if (u)
+            presence_to_user(u, in->held[i]);
+        xs_unref(in->held[i]);
+    }
+    free(in->held);
     xs_unref(in->stanza);
     free(in->bare);
     free(in->from);
@@ -351,6 +496,8 @@ static sm_verdict presence_to_user(sm_user *u, xs_elem *st)
         in->from = from;
         in->stanza = xs_dup(st);
         xs_set_attr(in->stanza, "from", from);    /* §3.1.3: the bare JID */
+        in->next = in_flight;
+        in_flight = in;
         sm_roster_edit(sm, u->bare, from, subs[i].edit, sub_in_done, in);
         return SM_HANDLED;
     }
@@ -364,6 +511,16 @@ static sm_verdict presence_to_user(sm_user *u, xs_elem *st)
         in->stanza = xs_dup(st);
         sm_roster_fetch(sm, u->bare, NULL, probe_on_roster, in);
         return SM_HANDLED;
+    }
+    if (is_type(st, NULL) || is_type(st, "unavailable")) {
+        char *from = sm_bare_of(xs_attr(st, "from"));
+        sub_in *in = from ? in_flight_find(u->bare, from) : NULL;
+        free(from);
+        if (in) {
+            in->held = xrealloc(in->held, (in->n_held + 1) * sizeof *in->held);
+            in->held[in->n_held++] = xs_ref(st);
+            return SM_HANDLED;
+        }
     }
     jid *to = NULL;
     if (jid_parse(xs_attr(st, "to"), &to) < 0)

@@ -32,6 +32,14 @@ void sm_roster_read(const xs_elem *store_item, sm_roster_item *it)
     const char *approved = store_item ? xs_attr(store_item, "approved") : NULL;
     it->is_asking = ask && strcmp(ask, "subscribe") == 0;
     it->is_approved = approved && strcmp(approved, "true") == 0;
+    const char *pending = store_item ? xs_attr(store_item, "pending-in") : NULL;
+    const char *hidden = store_item ? xs_attr(store_item, "hidden") : NULL;
+    it->is_pending_in = pending && strcmp(pending, "true") == 0;
+    it->is_hidden = hidden && strcmp(hidden, "true") == 0;
+    it->pending_status = NULL;
+    xs_elem *status = store_item ? xs_child(store_item, "status", NULL) : NULL;
+    if (status)
+        it->pending_status = xs_text(status);
     it->meta = store_item;
 }
 
@@ -90,6 +98,9 @@ void sm_roster_push(sm_user *u, const xs_elem *item, const char *ver)
 /* --- read, edit, write --- */
 
 typedef struct roster_edit {
+    struct roster_edit *next;   /* in edits, in the order asked */
+    bool is_started;
+    sm_server *sm;
     char *bare, *contact;
     sm_roster_edit_fn *edit;
     sm_roster_done_fn *done;
@@ -97,13 +108,41 @@ typedef struct roster_edit {
     xs_elem *meta;              /* keeps the item read (or given) alive */
     sm_roster_item it;
     bool is_remove;
+    bool was_hidden;            /* the user did not see the item before */
+    bool is_quiet;              /* only the pending request changed: no push */
+    char *status;               /* pending_status kept when meta is replaced */
 } roster_edit;
+
+/* The edits asked and not finished. One user's edits run one at a time, in
+ * order, so that each reads what the one before wrote. */
+static roster_edit *edits;
+
+static void edit_on_read(sm_server *sm, xs_elem *answer, void *ud);
+
+static void edit_start_next(const char *bare)
+{
+    for (roster_edit *e = edits; e; e = e->next)
+        if (strcmp(e->bare, bare) == 0) {
+            if (!e->is_started) {
+                e->is_started = true;
+                sm_roster_fetch(e->sm, e->bare, NULL, edit_on_read, e);
+            }
+            return;
+        }
+}
 
 static void edit_finish(sm_server *sm, roster_edit *e, int status, const char *ver)
 {
+    for (roster_edit **p = &edits; *p; p = &(*p)->next)
+        if (*p == e) {
+            *p = e->next;
+            break;
+        }
     if (e->done)
         e->done(sm, status, ver, e->ud);
     xs_unref(e->meta);
+    free(e->status);
+    edit_start_next(e->bare);
     free(e->bare);
     free(e->contact);
     free(e);
@@ -122,7 +161,9 @@ static void edit_on_written(sm_server *sm, xs_elem *answer, void *ud)
     xs_elem *r = sm_store_result(answer);
     const char *ver = r ? xs_attr(r, "ver") : NULL;
     sm_user *u = sm_user_get(sm, e->bare, false);
-    if (u) {
+    /* An item kept only for a pending inbound request is not the user's. */
+    bool is_seen = e->is_remove ? !e->was_hidden : !e->it.is_hidden;
+    if (u && is_seen && !e->is_quiet) {
         xs_elem *item = roster_client_item(e->contact, &e->it, e->is_remove);
         sm_roster_push(u, item, ver);
         xs_unref(item);
@@ -148,7 +189,15 @@ static void edit_write(sm_server *sm, roster_edit *e)
             xs_set_attr(item, "ask", "subscribe");
         if (e->it.is_approved)
             xs_set_attr(item, "approved", "true");
+        if (e->it.is_pending_in)
+            xs_set_attr(item, "pending-in", "true");
+        if (e->it.is_pending_in && e->it.is_hidden)
+            xs_set_attr(item, "hidden", "true");
         roster_meta(e->it.meta, item, SM_NS_STORE);
+        if (e->it.is_pending_in && e->it.pending_status) {
+            const char *t = e->it.pending_status;
+            xs_add_text(xs_add_new(item, "status", SM_NS_STORE), t, strlen(t));
+        }
         buf_append_str(&req, "<roster-set xmlns='" SM_NS_STORE "' user='");
         buf_append_xml(&req, e->bare, strlen(e->bare), 1);
         buf_append_str(&req, "'>");
@@ -177,7 +226,13 @@ static void edit_on_read(sm_server *sm, xs_elem *answer, void *ud)
         e->meta = xs_dup(found);
     sm_roster_read(e->meta, &e->it);
     e->it.meta = e->meta;
+    e->was_hidden = !found || e->it.is_hidden;
+    sm_roster_item before = e->it;
     int r = e->edit(&e->it, e->ud);
+    e->is_quiet = found && r == SM_EDIT_WRITE && before.sub == e->it.sub &&
+                  before.is_asking == e->it.is_asking &&
+                  before.is_approved == e->it.is_approved &&
+                  before.is_hidden == e->it.is_hidden && before.meta == e->it.meta;
     if (r == SM_EDIT_NONE) {
         edit_finish(sm, e, 0, NULL);
         return;
@@ -190,6 +245,10 @@ static void edit_on_read(sm_server *sm, xs_elem *answer, void *ud)
         e->is_remove = true;
     }
     if (e->it.meta != e->meta) {   /* the edit brought new name and groups */
+        if (e->it.pending_status) {
+            e->status = xstrdup(e->it.pending_status);
+            e->it.pending_status = e->status;
+        }
         xs_elem *m = xs_dup(e->it.meta);
         xs_unref(e->meta);
         e->meta = m;
@@ -207,7 +266,12 @@ void sm_roster_edit(sm_server *sm, const char *bare, const char *contact, sm_ros
     e->edit = edit;
     e->done = done;
     e->ud = ud;
-    sm_roster_fetch(sm, bare, NULL, edit_on_read, e);
+    e->sm = sm;
+    roster_edit **tail = &edits;
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = e;
+    edit_start_next(e->bare);
 }
 
 void sm_roster_fetch(sm_server *sm, const char *bare, const char *ver, sm_store_fn *cb, void *ud)
@@ -250,6 +314,8 @@ static void roster_on_get(sm_server *sm, xs_elem *answer, void *ud)
             for (xs_elem *it = xs_first(roster); it; it = xs_next(it)) {
                 sm_roster_item ri;
                 sm_roster_read(it, &ri);
+                if (ri.is_hidden)
+                    continue;
                 xs_add(query, roster_client_item(xs_attr(it, "jid"), &ri, false));
             }
         }
@@ -277,6 +343,7 @@ static int roster_client_edit(sm_roster_item *it, void *ud)
     if (sub && strcmp(sub, "remove") == 0)
         return SM_EDIT_REMOVE;
     it->meta = q->item;       /* name and groups from the client */
+    it->is_hidden = false;    /* the user's own item from now on */
     return SM_EDIT_WRITE;
 }
 

@@ -55,6 +55,9 @@ static void session_free(sm_session *s)
     free(s->full);
     free(s->resource);
     free(s->c2s);
+    for (size_t i = 0; i < s->n_directed; i++)
+        free(s->directed[i]);
+    free(s->directed);
     xs_unref(s->presence);
     free(s);
 }
@@ -63,7 +66,7 @@ void sm_session_end(sm_session *s)
 {
     sm_server *sm = s->user->sm;
     log_info("sm", "session %s on %s ended", s->full, s->c2s);
-    if (s->is_available)
+    if (s->is_available || s->n_directed)
         sm_presence_gone(s);
     for (size_t i = 0; sm->modules[i]; i++)
         if (sm->modules[i]->session_closed)
@@ -85,7 +88,7 @@ void sm_session_end_c2s(sm_server *sm, const char *c2s)
     sm_user_collect(sm);
 }
 
-static void session_start(sm_server *sm, const char *c2s, const char *full)
+static void session_start(sm_server *sm, const char *c2s, const char *full, bool is_resume)
 {
     jid *j = NULL;
     if (!full || jid_parse(full, &j) < 0 || !jid_local(j) || !jid_resource(j) ||
@@ -109,6 +112,9 @@ static void session_start(sm_server *sm, const char *c2s, const char *full)
     s->full = xstrdup(jid_full(j));
     s->resource = xstrdup(jid_resource(j));
     s->c2s = xstrdup(c2s);
+    /* A session started again after an sm restart (resume='true'): its
+     * client had the roster, so it keeps getting the pushes. */
+    s->wants_roster = is_resume;
     s->next = u->sessions;
     u->sessions = s;
     jid_free(j);
@@ -126,7 +132,8 @@ void sm_session_command(sm_server *sm, const char *from, xs_elem *cmd)
     if (!action)
         return;
     if (strcmp(action, "start") == 0) {
-        session_start(sm, from, full);
+        const char *resume = xs_attr(cmd, "resume");
+        session_start(sm, from, full, resume && strcmp(resume, "true") == 0);
     } else if (strcmp(action, "end") == 0) {
         sm_session *s = sm_session_find(sm, full);
         if (s && strcmp(s->c2s, from) == 0)

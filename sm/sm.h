@@ -33,6 +33,8 @@ struct sm_session {
     bool is_available;           /* initial presence sent, not yet unavailable */
     bool wants_roster;           /* asked for the roster: gets pushes */
     xs_elem *presence;           /* the last available presence broadcast */
+    char **directed;             /* JIDs sent directed available presence */
+    size_t n_directed;           /* (RFC 6121 §4.6), told unavailable at the end */
 };
 
 struct sm_user {

@@ -240,7 +240,7 @@ static void result_account_list(store_req *r, const store_txn *t, buf *out)
 static const char sql_roster_ver[] =
     "SELECT ver FROM roster_version WHERE username = $1";
 static const char sql_roster_items[] =
-    "SELECT jid, name, subscription, ask, approved FROM roster "
+    "SELECT jid, name, subscription, ask, approved, pending_in, hidden FROM roster "
     "WHERE username = $1 ORDER BY jid";
 static const char sql_roster_groups[] =
     "SELECT jid, grp FROM roster_groups WHERE username = $1 ORDER BY jid, grp";
@@ -248,10 +248,11 @@ static const char sql_roster_bump[] =
     "INSERT INTO roster_version (username, ver) VALUES ($1, 1) "
     "ON CONFLICT (username) DO UPDATE SET ver = roster_version.ver + 1 RETURNING ver";
 static const char sql_roster_put[] =
-    "INSERT INTO roster (username, jid, name, subscription, ask, approved) "
-    "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (username, jid) DO UPDATE SET "
-    "name = excluded.name, subscription = excluded.subscription, "
-    "ask = excluded.ask, approved = excluded.approved";
+    "INSERT INTO roster (username, jid, name, subscription, ask, approved, pending_in, "
+    "hidden) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (username, jid) DO UPDATE "
+    "SET name = excluded.name, subscription = excluded.subscription, "
+    "ask = excluded.ask, approved = excluded.approved, pending_in = excluded.pending_in, "
+    "hidden = excluded.hidden";
 static const char sql_roster_groups_clear[] =
     "DELETE FROM roster_groups WHERE username = $1 AND jid = $2";
 static const char sql_roster_group_add[] =
@@ -299,7 +300,16 @@ static void result_roster_get(store_req *r, const store_txn *t, buf *out)
         store_xml_attr(out, "subscription", store_cell(items, i, 2));
         store_xml_attr(out, "ask", store_cell(items, i, 3));
         store_xml_attr(out, "approved", store_cell(items, i, 4));
+        const char *pending = store_cell(items, i, 5);
+        if (pending)
+            store_xml_attr(out, "pending-in", "true");
+        store_xml_attr(out, "hidden", store_cell(items, i, 6));
         buf_append_str(out, ">");
+        if (pending && *pending) {
+            buf_append_str(out, "<status>");
+            buf_append_xml(out, pending, strlen(pending), 0);
+            buf_append_str(out, "</status>");
+        }
         /* Both lists are sorted by jid: skip groups of removed items. */
         while (g < groups->n_rows && strcmp(store_cell(groups, g, 0), item_jid) < 0)
             g++;
@@ -339,9 +349,22 @@ static int build_roster_set(store_req *r, xs_elem *q, const char *p, size_t n, s
     }
     if (approved && strcmp(approved, "false") == 0)
         approved = NULL;
+    const char *pending = xs_attr(item, "pending-in"), *hidden = xs_attr(item, "hidden");
+    if ((pending && strcmp(pending, "true") && strcmp(pending, "false")) ||
+        (hidden && strcmp(hidden, "true") && strcmp(hidden, "false"))) {
+        free(item_jid);
+        return store_req_fail(r, XS_BAD_REQUEST, "pending-in or hidden is not true or false");
+    }
+    const char *status = NULL;
+    if (pending && strcmp(pending, "true") == 0) {
+        xs_elem *st = xs_child(item, "status", NULL);
+        status = st ? xs_text(st) : "";
+    }
+    if (hidden && strcmp(hidden, "false") == 0)
+        hidden = NULL;
     store_txn_add(t, sql_roster_bump, false, 1, r->user);
-    store_txn_add(t, sql_roster_put, false, 6, r->user, item_jid, xs_attr(item, "name"), sub, ask,
-                  approved);
+    store_txn_add(t, sql_roster_put, false, 8, r->user, item_jid, xs_attr(item, "name"), sub, ask,
+                  approved, status, hidden);
     store_txn_add(t, sql_roster_groups_clear, false, 2, r->user, item_jid);
     for (xs_elem *g = xs_first(item); g; g = xs_next(g)) {
         if (strcmp(xs_name(g), "group") != 0)

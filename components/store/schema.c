@@ -50,8 +50,18 @@ static const char *const schema_v1_pg[] = {
     SCHEMA_V1_COMMON, NULL,
 };
 
+/* Version 2: an inbound subscription request waiting for the user's answer
+ * (RFC 6121 §3.1.3) is kept on the roster row: pending_in holds its status
+ * text ('' when it had none), hidden marks a row that exists only for it and
+ * is not shown in the user's roster. */
+#define SCHEMA_V2_COMMON \
+    "ALTER TABLE roster ADD COLUMN pending_in TEXT", \
+    "ALTER TABLE roster ADD COLUMN hidden TEXT"
+static const char *const schema_v2[] = { SCHEMA_V2_COMMON, NULL };
+
 static const schema_step schema_steps[] = {
     { schema_v1_sqlite, schema_v1_pg },
+    { schema_v2, schema_v2 },
 };
 #define SCHEMA_LATEST ((long)(sizeof schema_steps / sizeof schema_steps[0]))
 

@@ -592,12 +592,12 @@ def test_schema_is_versioned(suite, driver):
     if driver == "sqlite":
         import sqlite3
         db = sqlite3.connect(str(r.state_dir / "xmppd.db"))
-        assert db.execute("SELECT max(version), count(*) FROM schema_version").fetchone() == (1, 1)
+        assert db.execute("SELECT max(version), count(*) FROM schema_version").fetchone() == (2, 2)
         db.close()
     else:
         cluster, name = suite.procs["pg"]
         assert pg_sql(cluster, name, "SELECT max(version), count(*) FROM schema_version") \
-            .strip() == "1|1"
+            .strip() == "2|2"
     # a second start runs no migration again
     assert s.stop() == 0
     new_store(r, suite.procs)

@@ -387,6 +387,15 @@ START_TEST(never_attaches_to_a_router_with_the_wrong_name_or_without_a_client_ce
 }
 END_TEST
 
+START_TEST(sending_on_a_freed_link_is_refused_not_a_crash)
+{
+    /* A stopping process frees its link first and ends its sessions after. */
+    ck_assert_int_eq(link_send(NULL, "<x/>", 4), XE_CLOSED);
+    ck_assert_int_eq(link_send_envelope(NULL, "sm", "a@b", "<x/>", 4), XE_CLOSED);
+    ck_assert_int_eq(link_send_stanza(NULL, xs_new("message", NULL)), XE_CLOSED);
+}
+END_TEST
+
 START_TEST(refuses_to_queue_past_its_limit)
 {
     link_opts o = { .address = "127.0.0.1:1", .name = "x", .secret = "s",
@@ -414,6 +423,7 @@ Suite *unit_suite(void)
     tcase_add_test(tc, stops_when_a_bind_is_refused);
     tcase_add_test(tc, reports_membership_events);
     tcase_add_test(tc, refuses_to_queue_past_its_limit);
+    tcase_add_test(tc, sending_on_a_freed_link_is_refused_not_a_crash);
     suite_add_tcase(suite, tc);
 
     TCase *tls = tcase_create("tls");
