@@ -214,7 +214,9 @@ static int edit_out_subscribed(sm_roster_item *it, void *ud)
     return SM_EDIT_WRITE;
 }
 
-static int edit_out_unsubscribe(sm_roster_item *it, void *ud)
+/* The user's subscription to the contact ends: the user unsubscribed
+ * (§3.3.2) or the contact cancelled it (§3.2.3, inbound unsubscribed). */
+static int edit_end_subscription_to(sm_roster_item *it, void *ud)
 {
     (void)ud;
     if (!it->exists)
@@ -288,7 +290,7 @@ static sm_verdict presence_from_session(sm_session *s, xs_elem *st)
         if (is_type(st, "subscribed"))
             return subscription_out(s, st, edit_out_subscribed);
         if (is_type(st, "unsubscribe"))
-            return subscription_out(s, st, edit_out_unsubscribe);
+            return subscription_out(s, st, edit_end_subscription_to);
         if (is_type(st, "unsubscribed"))
             return subscription_out(s, st, edit_out_unsubscribed);
         if (is_type(st, NULL) || is_type(st, "unavailable"))
@@ -414,16 +416,6 @@ static int edit_in_unsubscribe(sm_roster_item *it, void *ud)
     return SM_EDIT_WRITE;
 }
 
-static int edit_in_unsubscribed(sm_roster_item *it, void *ud)
-{
-    (void)ud;
-    if (!it->exists)
-        return SM_EDIT_NONE;
-    it->sub = it->sub == SM_SUB_BOTH ? SM_SUB_FROM : it->sub == SM_SUB_TO ? SM_SUB_NONE : it->sub;
-    it->is_asking = false;
-    return SM_EDIT_WRITE;
-}
-
 static void sub_in_done(sm_server *sm, int status, const char *ver, void *ud)
 {
     (void)ver;
@@ -483,7 +475,7 @@ static sm_verdict presence_to_user(sm_user *u, xs_elem *st)
     sm_server *sm = u->sm;
     static const struct { const char *type; sm_roster_edit_fn *edit; } subs[] = {
         { "subscribe", edit_in_subscribe }, { "subscribed", edit_in_subscribed },
-        { "unsubscribe", edit_in_unsubscribe }, { "unsubscribed", edit_in_unsubscribed },
+        { "unsubscribe", edit_in_unsubscribe }, { "unsubscribed", edit_end_subscription_to },
     };
     for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
         if (!is_type(st, subs[i].type))
