@@ -71,17 +71,6 @@ static sm_verdict private_get(sm_server *sm, sm_session *sender, xs_elem *iq)
     return SM_HANDLED;
 }
 
-static void private_on_set(sm_server *sm, xs_elem *answer, void *ud)
-{
-    xs_elem *iq = ud;
-    const char *type = answer ? xs_attr(answer, "type") : NULL;
-    if (!type || strcmp(type, "result") != 0)
-        sm_reply_error(sm, iq, XS_INTERNAL_SERVER_ERROR);
-    else
-        sm_send(sm, sm_iq_result(iq));
-    xs_unref(iq);
-}
-
 static sm_verdict private_set(sm_server *sm, sm_session *sender, xs_elem *iq)
 {
     xs_elem *el = private_payload(sm, sender, iq);
@@ -96,7 +85,7 @@ static sm_verdict private_set(sm_server *sm, sm_session *sender, xs_elem *iq)
     xs_serialize(el, SM_NS_STORE, &req);
     buf_append_str(&req, "</private-set>");
     char *text = buf_steal(&req);
-    sm_store_ask(sm, user, true, text, private_on_set, xs_ref(iq));
+    sm_store_ask(sm, user, true, text, sm_store_answer_iq, xs_ref(iq));
     free(text);
     return SM_HANDLED;
 }

@@ -109,3 +109,14 @@ xs_elem *sm_store_result(xs_elem *answer)
         return NULL;
     return xs_first(answer);
 }
+
+void sm_store_answer_iq(sm_server *sm, xs_elem *answer, void *ud)
+{
+    xs_elem *iq = ud;
+    const char *type = answer ? xs_attr(answer, "type") : NULL;
+    if (!type || strcmp(type, "result") != 0)
+        sm_reply_error(sm, iq, XS_INTERNAL_SERVER_ERROR);
+    else
+        sm_send(sm, sm_iq_result(iq));
+    xs_unref(iq);
+}
