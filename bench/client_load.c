@@ -753,9 +753,13 @@ static void process_tls(client *c)
         }
         if (r == 0)
             return client_fail(c, "TLS closed by the server");
-        if (r == GNUTLS_E_AGAIN)
+        /* After a post-handshake message (a TLS 1.3 session ticket, as
+         * OpenSSL servers send) gnutls says "again" although more records
+         * may be buffered: read on until the ciphertext is used up. */
+        if (r == GNUTLS_E_AGAIN && c->cpos == c->clen)
             break;
-        if (r == GNUTLS_E_INTERRUPTED || !gnutls_error_is_fatal((int)r))
+        if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED ||
+            !gnutls_error_is_fatal((int)r))
             continue;
         return client_fail(c, "TLS receive: %s", gnutls_strerror((int)r));
     }
