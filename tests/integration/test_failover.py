@@ -224,6 +224,16 @@ def wait_restarted(conf, name, old, timeout=20):
     raise AssertionError(f"{name} was not restarted")
 
 
+def wait_detached(conf, instance_prefix, timeout=10):
+    """Until the router's report (xmppdctl status) lists no such instance."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if f"instance {instance_prefix}" not in ctl(conf, "status").stdout:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{instance_prefix} is still attached")
+
+
 def component(conf):
     text = Path(conf).read_text()
     port = int(re.search(r"127\.0\.0\.1:(\d+)", text).group(1))
@@ -305,6 +315,9 @@ def test_sm_restart_keeps_clients_working_or_tells_them(running_suite):
     time.sleep(0.5)
     old = pid_of(conf, "sm")
     os.kill(old, signal.SIGKILL)
+    # What was on its way into the dead sm's socket is gone with it; the
+    # claim is about what is sent once the suite knows sm is gone.
+    wait_detached(conf, "sm/")
     kids.p.stdin.write("down\n")
     kids.p.stdin.flush()
     # a message sent while no sm is there is bounced to its sender
