@@ -76,17 +76,7 @@ static sm_verdict private_set(sm_server *sm, sm_session *sender, xs_elem *iq)
     xs_elem *el = private_payload(sm, sender, iq);
     if (!el)
         return SM_HANDLED;
-    const char *user = sender->user->bare;
-    buf req;
-    buf_init(&req);
-    buf_append_str(&req, "<private-set xmlns='" SM_NS_STORE "' user='");
-    buf_append_xml(&req, user, strlen(user), 1);
-    buf_append_str(&req, "'>");
-    xs_serialize(el, SM_NS_STORE, &req);
-    buf_append_str(&req, "</private-set>");
-    char *text = buf_steal(&req);
-    sm_store_ask(sm, user, true, text, sm_store_answer_iq, xs_ref(iq));
-    free(text);
+    sm_store_put(sm, sender->user->bare, "private-set", el, iq);
     return SM_HANDLED;
 }
 

@@ -65,16 +65,7 @@ static sm_verdict vcard_set(sm_server *sm, sm_session *sender, xs_elem *iq)
         free(owner);
         return sm_reply_error(sm, iq, XS_FORBIDDEN);
     }
-    buf req;
-    buf_init(&req);
-    buf_append_str(&req, "<vcard-set xmlns='" SM_NS_STORE "' user='");
-    buf_append_xml(&req, owner, strlen(owner), 1);
-    buf_append_str(&req, "'>");
-    xs_serialize(xs_first(iq), SM_NS_STORE, &req);
-    buf_append_str(&req, "</vcard-set>");
-    char *text = buf_steal(&req);
-    sm_store_ask(sm, owner, true, text, sm_store_answer_iq, xs_ref(iq));
-    free(text);
+    sm_store_put(sm, owner, "vcard-set", xs_first(iq), iq);
     free(owner);
     return SM_HANDLED;
 }

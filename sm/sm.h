@@ -132,10 +132,10 @@ void sm_store_start(sm_server *sm);
 void sm_store_stop(sm_server *sm);
 /* The single result element of a store answer, or NULL (error/empty). */
 xs_elem *sm_store_result(xs_elem *answer);
-/* An sm_store_fn for writes a client asked for: ud is a reference to the
- * client's iq, answered with an empty result, or internal-server-error when
- * the store failed, then dropped. */
-void sm_store_answer_iq(sm_server *sm, xs_elem *answer, void *ud);
+/* Writes payload for user with the store request <REQUEST user=''>PAYLOAD
+ * </REQUEST> and answers the client's iq (borrowed) once the store has. */
+void sm_store_put(sm_server *sm, const char *user, const char *request,
+                  const xs_elem *payload, xs_elem *iq);
 
 /* --- helpers shared by modules (dispatch.c) --- */
 /* Appends the stanza as XML with its namespace set to ns (NULL: none, for

@@ -110,7 +110,9 @@ xs_elem *sm_store_result(xs_elem *answer)
     return xs_first(answer);
 }
 
-void sm_store_answer_iq(sm_server *sm, xs_elem *answer, void *ud)
+/* ud is a reference to the client's iq: answered with an empty result, or
+ * internal-server-error when the store failed, then dropped. */
+static void sm_store_answer_iq(sm_server *sm, xs_elem *answer, void *ud)
 {
     xs_elem *iq = ud;
     const char *type = answer ? xs_attr(answer, "type") : NULL;
@@ -119,4 +121,19 @@ void sm_store_answer_iq(sm_server *sm, xs_elem *answer, void *ud)
     else
         sm_send(sm, sm_iq_result(iq));
     xs_unref(iq);
+}
+
+void sm_store_put(sm_server *sm, const char *user, const char *request,
+                  const xs_elem *payload, xs_elem *iq)
+{
+    buf req;
+    buf_init(&req);
+    buf_printf(&req, "<%s xmlns='" SM_NS_STORE "' user='", request);
+    buf_append_xml(&req, user, strlen(user), 1);
+    buf_append_str(&req, "'>");
+    xs_serialize(payload, SM_NS_STORE, &req);
+    buf_printf(&req, "</%s>", request);
+    char *text = buf_steal(&req);
+    sm_store_ask(sm, user, true, text, sm_store_answer_iq, xs_ref(iq));
+    free(text);
 }
