@@ -83,8 +83,15 @@ void c2s_bind_handle(c2s_conn *cn, xs_elem *iq)
         bind_send_error(cn, id, "modify", "bad-request");
         return;
     }
+    if (c2s_conn_binding(cn->srv, jid_full(full))) {
+        /* Another stream of ours is binding the same resource right now. */
+        jid_free(full);
+        bind_send_error(cn, id, "cancel", "conflict");
+        return;
+    }
     cn->full = full;
     cn->bind_iq_id = xstrdup(id);
+    c2s_conn_index(cn->srv->binding, cn);
     log_info(cn->who, "binding %s", jid_full(full));
     c2s_session_start(cn);
 }
@@ -94,8 +101,10 @@ void c2s_bind_answer(c2s_conn *cn, const char *action, const char *cond,
 {
     char *id = cn->bind_iq_id;
     cn->bind_iq_id = NULL;
+    c2s_conn_unindex(cn->srv->binding, cn);
     if (strcmp(action, "started") == 0) {
         cn->is_bound = true;
+        c2s_conn_index(cn->srv->sessions, cn);
         cn->sm_instance = xstrdup(sm_from);
         buf payload;
         buf_init(&payload);

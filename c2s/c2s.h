@@ -17,6 +17,7 @@
 #include "libcommon/link.h"
 #include "libcommon/net.h"
 #include "libcommon/rate.h"
+#include "libcommon/strmap.h"
 #include "libcommon/tls.h"
 #include "libcommon/xs.h"
 #include "libcommon/xstream.h"
@@ -69,6 +70,8 @@ typedef struct c2s {
     net_listener **listeners;
     size_t n_listeners;
     c2s_conn *conns;                     /* every open client connection */
+    strmap *sessions;                    /* full JID -> its bound connection */
+    strmap *binding;                     /* full JID -> connection whose bind sm decides */
     uint64_t next_conn_id;
     uint64_t next_req_id;
     uv_timer_t tick;                     /* rate pauses and delayed failures */
@@ -144,8 +147,13 @@ void c2s_conn_set_who(c2s_conn *cn, const char *user);   /* log context */
                 /* auth timeout -> idle timeout */
 void c2s_conn_watch(c2s_conn *cn);                   /* the tick looks at cn */
 void c2s_shutdown(c2s *s);                           /* SIGTERM */
-c2s_conn *c2s_conn_by_id(c2s *s, uint64_t id);
+/* The bound connection of a full JID, or the one whose bind waits for sm;
+ * NULL when there is none or it is closing. */
 c2s_conn *c2s_conn_by_full(c2s *s, const char *full);
+c2s_conn *c2s_conn_binding(c2s *s, const char *full);
+/* Keep the two tables above in step with cn->is_bound and cn->bind_iq_id. */
+void c2s_conn_index(strmap *table, c2s_conn *cn);
+void c2s_conn_unindex(strmap *table, c2s_conn *cn);
 
 /* starttls.c */
 void c2s_starttls(c2s_conn *cn, xs_elem *st);

@@ -49,20 +49,32 @@ void c2s_conn_set_who(c2s_conn *cn, const char *user)
     buf_close(&b);
 }
 
-c2s_conn *c2s_conn_by_id(c2s *s, uint64_t id)
+static c2s_conn *conn_lookup(strmap *table, const char *full)
 {
-    for (c2s_conn *cn = s->conns; cn; cn = cn->next)
-        if (cn->id == id && cn->state != C2S_CONN_CLOSING)
-            return cn;
-    return NULL;
+    c2s_conn *cn = table ? strmap_get(table, full) : NULL;
+    return cn && cn->state != C2S_CONN_CLOSING ? cn : NULL;
 }
 
 c2s_conn *c2s_conn_by_full(c2s *s, const char *full)
 {
-    for (c2s_conn *cn = s->conns; cn; cn = cn->next)
-        if (cn->full && cn->state != C2S_CONN_CLOSING && strcmp(jid_full(cn->full), full) == 0)
-            return cn;
-    return NULL;
+    return conn_lookup(s->sessions, full);
+}
+
+c2s_conn *c2s_conn_binding(c2s *s, const char *full)
+{
+    return conn_lookup(s->binding, full);
+}
+
+void c2s_conn_index(strmap *table, c2s_conn *cn)
+{
+    strmap_put(table, jid_full(cn->full), cn);
+}
+
+/* Only cn's own entry goes: a newer connection may hold the JID now. */
+void c2s_conn_unindex(strmap *table, c2s_conn *cn)
+{
+    if (cn->full && strmap_get(table, jid_full(cn->full)) == cn)
+        strmap_remove(table, jid_full(cn->full));
 }
 
 /* --- the stream header and features ------------------------------------- */
@@ -343,6 +355,8 @@ static void conn_on_closed(net_conn *c)
     xstream_free(cn->xs);
     free(cn->domain);
     jid_free(cn->user);
+    c2s_conn_unindex(s->sessions, cn);
+    c2s_conn_unindex(s->binding, cn);
     jid_free(cn->full);
     free(cn->bind_iq_id);
     free(cn->sm_instance);

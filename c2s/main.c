@@ -90,6 +90,8 @@ int main(int argc, char **argv)
     }
     auth_set_strict_channel_binding(s->config.strict_channel_binding);
 
+    s->sessions = strmap_new();
+    s->binding = strmap_new();
     uv_loop_t *loop = uv_default_loop();
     net_init(loop);
     int exit_code = 0;
@@ -105,6 +107,8 @@ int main(int argc, char **argv)
     }
     uv_run(loop, UV_RUN_DEFAULT);
     free(s->listeners);
+    strmap_free(s->sessions, NULL);
+    strmap_free(s->binding, NULL);
     c2s_config_close(&s->config);
     auth_done();
     uv_loop_close(loop);

@@ -50,6 +50,7 @@ static void session_resume_failed(c2s_conn *cn, const char *why)
     log_warn(cn->who, "the session could not be started again (%s); stream reset",
              why ? why : "-");
     cn->is_bound = false;
+    c2s_conn_unindex(cn->srv->sessions, cn);
     cn->is_resuming = false;
     c2s_conn_close(cn, XS_STREAM_RESET, NULL);
 }
@@ -80,6 +81,7 @@ void c2s_session_end(c2s_conn *cn)
     if (!cn->is_bound || !cn->sm_instance)
         return;
     cn->is_bound = false;
+    c2s_conn_unindex(cn->srv->sessions, cn);
     session_send_control(cn->srv, cn->sm_instance, cn->full, "end");
     log_info(cn->who, "session ended");
 }
@@ -116,7 +118,7 @@ static c2s_conn *session_by_store_req(c2s *s, const char *id)
 
 static c2s_conn *session_pending_bind(c2s *s, const char *full)
 {
-    c2s_conn *cn = full ? c2s_conn_by_full(s, full) : NULL;
+    c2s_conn *cn = full ? c2s_conn_binding(s, full) : NULL;
     return cn && cn->bind_iq_id && !cn->is_bound ? cn : NULL;
 }
 
@@ -210,6 +212,7 @@ static void session_control(c2s *s, xs_elem *inner, const char *from)
         if (!cn || !cn->is_bound)
             return;
         cn->is_bound = false;          /* sm ended it: nothing to confirm */
+        c2s_conn_unindex(s->sessions, cn);
         bool is_conflict = cond && strcmp(cond, "conflict") == 0;
         log_info(cn->who, "sm ended the session (%s)", cond ? cond : "-");
         /* RFC 6120 §7.7.2.2: a replaced resource gets <conflict/>. */

@@ -52,6 +52,7 @@ static void session_free(sm_session *s)
             *p = s->next;
             break;
         }
+    sm_user_check_idle(u);
     free(s->full);
     free(s->resource);
     free(s->c2s);

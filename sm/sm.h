@@ -11,6 +11,7 @@
 #include "libcommon/cfg.h"
 #include "libcommon/component.h"
 #include "libcommon/link.h"
+#include "libcommon/strmap.h"
 #include "libcommon/xs.h"
 
 #define SM_NS_SESSION "urn:xmppd:session"
@@ -38,7 +39,8 @@ struct sm_session {
 };
 
 struct sm_user {
-    sm_user *next;               /* in sm's table */
+    sm_user *prev, *next;        /* in sm's list */
+    bool is_idle_checked;        /* in sm->maybe_idle */
     sm_server *sm;
     char *bare;
     char *domain;
@@ -53,7 +55,10 @@ struct sm_server {
     size_t n_domains;
     long offline_max;
     long store_timeout_ms;
-    sm_user *users;
+    sm_user *users;              /* every user with sessions, and the */
+    strmap *user_table;          /* same by bare JID */
+    sm_user **maybe_idle;        /* users that may have no session left */
+    size_t n_maybe_idle, cap_maybe_idle;
     /* modules and the tables built from them at start */
     const sm_module **modules;   /* the enabled ones, NULL-terminated */
     const sm_module **filters;   /* those with filters, sorted by priority */
@@ -98,6 +103,8 @@ void sm_to_user(sm_server *sm, sm_user *u, xs_elem *st);
 sm_user *sm_user_get(sm_server *sm, const char *bare, bool create);
 /* Frees users that have no sessions left. */
 void sm_user_collect(sm_server *sm);
+/* Marks u for the next sm_user_collect (its last session may be gone). */
+void sm_user_check_idle(sm_user *u);
 sm_session *sm_user_session(sm_user *u, const char *resource);
 /* Sends st (borrowed) to session s: an envelope to its c2s with to= set
  * to the session's full JID, xmlns='jabber:client'. */

@@ -10,34 +10,69 @@
 
 sm_user *sm_user_get(sm_server *sm, const char *bare, bool create)
 {
-    for (sm_user *u = sm->users; u; u = u->next)
-        if (strcmp(u->bare, bare) == 0)
-            return u;
-    if (!create)
-        return NULL;
-    sm_user *u = xalloc(sizeof *u);
+    if (!sm->user_table)
+        sm->user_table = strmap_new();
+    sm_user *u = strmap_get(sm->user_table, bare);
+    if (u || !create)
+        return u;
+    u = xalloc(sizeof *u);
     u->sm = sm;
     u->bare = xstrdup(bare);
     const char *at = strchr(bare, '@');
     u->domain = xstrdup(at ? at + 1 : bare);
     u->next = sm->users;
+    if (sm->users)
+        sm->users->prev = u;
     sm->users = u;
+    strmap_put(sm->user_table, bare, u);
+    sm_user_check_idle(u);             /* made for one stanza, perhaps */
     return u;
 }
 
+void sm_user_check_idle(sm_user *u)
+{
+    sm_server *sm = u->sm;
+    if (u->is_idle_checked)
+        return;
+    if (sm->n_maybe_idle == sm->cap_maybe_idle) {
+        sm->cap_maybe_idle = sm->cap_maybe_idle ? 2 * sm->cap_maybe_idle : 16;
+        sm->maybe_idle = xrealloc(sm->maybe_idle, sm->cap_maybe_idle * sizeof *sm->maybe_idle);
+    }
+    sm->maybe_idle[sm->n_maybe_idle++] = u;
+    u->is_idle_checked = true;
+}
+
+static void user_free(sm_server *sm, sm_user *u)
+{
+    if (u->prev)
+        u->prev->next = u->next;
+    else
+        sm->users = u->next;
+    if (u->next)
+        u->next->prev = u->prev;
+    strmap_remove(sm->user_table, u->bare);
+    free(u->bare);
+    free(u->domain);
+    free(u);
+}
+
+/* Only the users marked since the last call are looked at, so this is cheap
+ * enough to run after every stanza. */
 void sm_user_collect(sm_server *sm)
 {
-    sm_user **p = &sm->users;
-    while (*p) {
-        sm_user *u = *p;
-        if (u->sessions) {
-            p = &u->next;
-            continue;
-        }
-        *p = u->next;
-        free(u->bare);
-        free(u->domain);
-        free(u);
+    for (size_t i = 0; i < sm->n_maybe_idle; i++) {
+        sm_user *u = sm->maybe_idle[i];
+        u->is_idle_checked = false;
+        if (!u->sessions)
+            user_free(sm, u);
+    }
+    sm->n_maybe_idle = 0;
+    if (!sm->users) {
+        strmap_free(sm->user_table, NULL);
+        sm->user_table = NULL;
+        free(sm->maybe_idle);
+        sm->maybe_idle = NULL;
+        sm->cap_maybe_idle = 0;
     }
 }
 

@@ -6,6 +6,7 @@ usage: e2e_chat.py PORT CAFILE SCENARIO
   chat     alice and bob log in; alice sends bob a message
   offline  alice sends a message to bob, who is offline; then bob logs in
   receive  only bob logs in, and waits for a message (sent by another client)
+  replace  bob logs in twice with the same resource; alice then writes to it
 """
 import asyncio
 import json
@@ -25,6 +26,12 @@ class Client(slixmpp.ClientXMPP):
         self.add_event_handler("session_start", self.on_start)
         self.add_event_handler("message", self.on_message)
         self.add_event_handler("failed_all_auth", self.on_failed)
+        self.stream_error = loop.create_future()
+        self.add_event_handler("stream_error", self.on_stream_error)
+
+    def on_stream_error(self, err):
+        if not self.stream_error.done():
+            self.stream_error.set_result(err["condition"])
 
     async def on_start(self, _):
         self.send_presence()
@@ -59,7 +66,24 @@ async def run(port, cafile, scenario):
     alice = Client("alice@localhost/desk", "alice-pw", cafile)
     alice.connect(("127.0.0.1", port))
     result["alice_login"] = await asyncio.wait_for(alice.started, 20)
-    if scenario == "chat":
+    if scenario == "replace":
+        old_bob = bob
+        old_bob.connect(("127.0.0.1", port))
+        result["old_bob_login"] = await asyncio.wait_for(old_bob.started, 20)
+        bob = Client("bob@localhost/phone", "bob-pw", cafile)
+        bob.connect(("127.0.0.1", port))
+        result["bob_login"] = await asyncio.wait_for(bob.started, 20)
+        try:
+            result["old_bob_error"] = await asyncio.wait_for(old_bob.stream_error, 10)
+        except asyncio.TimeoutError:
+            result["old_bob_error"] = None
+        alice.send_message(mto="bob@localhost/phone", mbody="to the new one", mtype="chat")
+        try:
+            result["old_bob_got"] = await asyncio.wait_for(asyncio.shield(old_bob.got), 2)
+        except asyncio.TimeoutError:
+            result["old_bob_got"] = None
+        old_bob.disconnect()
+    elif scenario == "chat":
         bob.connect(("127.0.0.1", port))
         result["bob_login"] = await asyncio.wait_for(bob.started, 20)
         await asyncio.sleep(0.3)

@@ -98,6 +98,19 @@ def test_a_message_to_an_offline_user_waits_for_the_login(running_suite):
 
 
 @pytest.mark.time_limit(120)
+def test_a_second_login_with_the_same_resource_replaces_the_first(running_suite):
+    """RFC 6120 §7.7.2.2: the older stream ends with <conflict/>, and the
+    full JID's stanzas go to the newer one, both on the same c2s."""
+    port, cert, _ = running_suite
+    got = chat(port, cert, "replace")
+    assert got["alice_login"] and got["old_bob_login"] and got["bob_login"], got
+    assert got["old_bob_error"] == "conflict", got
+    assert got["old_bob_got"] is None, got
+    assert got["bob_got"] == {"from": "alice@localhost/desk", "body": "to the new one",
+                              "delayed": False}, got
+
+
+@pytest.mark.time_limit(120)
 def test_go_sendxmpp_sends_over_starttls(running_suite):
     port, cert, _ = running_suite
     # go-sendxmpp logs in (STARTTLS, SCRAM), sends, and leaves; bob is
