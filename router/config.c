@@ -24,8 +24,8 @@ static int router_config_limits(const cfg_node *n, router_limits *l, cfg_diag *d
     if (cfg_size(n, "max-stanza-bytes", 256 * 1024, 1024, 64 << 20, &stanza, d) < 0 ||
         cfg_int(n, "max-depth", 64, 2, 1000, &depth, d) < 0 ||
         cfg_int(n, "max-attrs", 64, 4, 10000, &attrs_max, d) < 0 ||
-        cfg_size(n, "rate", 16 << 20, 0, (size_t)1 << 40, &rate_bps, d) < 0 ||
-        cfg_size(n, "burst", 32 << 20, 0, (size_t)1 << 40, &burst, d) < 0 ||
+        cfg_size(n, "rate", 128 << 20, 0, (size_t)1 << 40, &rate_bps, d) < 0 ||
+        cfg_size(n, "burst", 256 << 20, 0, (size_t)1 << 40, &burst, d) < 0 ||
         cfg_int(n, "max-connections-per-address", 256, 1, 1000000, &conns, d) < 0 ||
         cfg_duration_ms(n, "handshake-timeout", 10000, 100, 3600000, &hs, d) < 0 ||
         cfg_duration_ms(n, "idle-timeout", 0, 0, 86400000L * 30, &idle, d) < 0 ||
