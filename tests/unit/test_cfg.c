@@ -131,7 +131,7 @@ START_TEST(loads_the_sample_config)
     ck_assert_int_eq(cfg_int(limits, "max-depth", 1, 0, 1000, &depth, &d), 0);
     ck_assert_int_eq(depth, 64);
     ck_assert_int_eq(cfg_size(limits, "rate", 1, 0, SIZE_MAX, &rate, &d), 0);
-    ck_assert_uint_eq(rate, 16u << 20);
+    ck_assert_uint_eq(rate, 128u << 20);
     ck_assert_int_eq(cfg_size(limits, "send-queue", 1, 0, SIZE_MAX, &queue, &d),
                      0);
     ck_assert_uint_eq(queue, 4u << 20);
