@@ -10,35 +10,13 @@
 #include "libcommon/alloc.h"
 #include "libcommon/log.h"
 
-static void bind_send_iq(c2s_conn *cn, const char *id, const char *type,
-                         const char *payload)
-{
-    buf out;
-    buf_init(&out);
-    buf_printf(&out, "<iq type='%s'", type);
-    if (id) {
-        buf_append_str(&out, " id='");
-        buf_append_xml(&out, id, strlen(id), 1);
-        buf_append_str(&out, "'");
-    }
-    if (payload) {
-        buf_append_str(&out, ">");
-        buf_append_str(&out, payload);
-        buf_append_str(&out, "</iq>");
-    } else {
-        buf_append_str(&out, "/>");
-    }
-    c2s_conn_send(cn, buf_data(&out), buf_len(&out));
-    buf_close(&out);
-}
-
 static void bind_send_error(c2s_conn *cn, const char *id, const char *type,
                             const char *cond)
 {
     char payload[256];
     snprintf(payload, sizeof payload,
              "<error type='%s'><%s xmlns='" XS_NS_STANZAS "'/></error>", type, cond);
-    bind_send_iq(cn, id, "error", payload);
+    c2s_conn_send_iq(cn, id, NULL, NULL, "error", payload);
 }
 
 static void bind_session_iq(c2s_conn *cn, const char *id)
@@ -47,7 +25,7 @@ static void bind_session_iq(c2s_conn *cn, const char *id)
         bind_send_error(cn, id, "cancel", "not-allowed");
         return;
     }
-    bind_send_iq(cn, id, "result", NULL);
+    c2s_conn_send_iq(cn, id, NULL, NULL, "result", NULL);
 }
 
 void c2s_bind_handle(c2s_conn *cn, xs_elem *iq)
@@ -112,7 +90,7 @@ void c2s_bind_answer(c2s_conn *cn, const char *action, const char *cond,
         buf_append_xml(&payload, jid_full(cn->full), strlen(jid_full(cn->full)), 0);
         buf_append_str(&payload, "</jid></bind>");
         char *p = buf_steal(&payload);
-        bind_send_iq(cn, id, "result", p);
+        c2s_conn_send_iq(cn, id, NULL, NULL, "result", p);
         free(p);
         c2s_conn_set_who(cn, jid_full(cn->full));
         log_info(cn->who, "bound; session started at %s", sm_from);

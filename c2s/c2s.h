@@ -50,10 +50,13 @@ typedef struct c2s_config {
     bool strict_channel_binding;         /* refuse SCRAM's "y" (RFC 5802 §6) */
     tls_ctx *tls;                        /* every <certificate>; NULL: none */
     c2s_limits limits;
+    bool register_allowed;               /* <register allow=''/>: XEP-0077 */
+    uint64_t register_interval_ms;       /* between accounts per address */
     component_link_cfg link;
 } c2s_config;
 
 typedef struct c2s_conn c2s_conn;
+typedef struct c2s_register c2s_register;   /* register.c's state */
 
 /* Recent authentication failures of one address, for throttling. */
 typedef struct c2s_addr_failures {
@@ -75,9 +78,11 @@ typedef struct c2s {
     uint64_t next_conn_id;
     uint64_t next_req_id;
     uv_timer_t tick;                     /* rate pauses and delayed failures */
+    uv_timer_t quiet_sweep;              /* quiet.c */
     unsigned n_waiting;                  /* connections the tick watches */
     bool is_stopping;
     c2s_addr_failures failures[C2S_FAILURE_SLOTS];
+    c2s_register *reg;                   /* NULL until first used */
 } c2s;
 
 typedef enum {
@@ -103,6 +108,7 @@ struct c2s_conn {
     /* SASL (sasl.c) */
     auth_session *auth;
     char *auth_mech;
+    const char *auth_cb_type;            /* the channel binding offered, or NULL */
     char *auth_authcid;                  /* as peeked from the first message */
     char *auth_initial;                  /* decoded initial response */
     size_t auth_initial_len;
@@ -125,6 +131,7 @@ struct c2s_conn {
     /* limits */
     rate rl;
     uint64_t resume_at_ms;
+    bool has_spoken;                     /* data since the last quiet sweep */
 };
 
 /* config.c: reads the served domains and the <c2s> section. Returns 0 or
@@ -138,6 +145,10 @@ int c2s_listen_all(c2s *s);                          /* 0 or a UV_E* code */
 void c2s_conn_send(c2s_conn *cn, const char *data, size_t len);
 void c2s_conn_send_str(c2s_conn *cn, const char *s);
 void c2s_conn_send_elem(c2s_conn *cn, xs_elem *e);   /* takes e */
+/* An iq from the server; id, from and to are left out when NULL, and so is
+ * the payload (an empty iq). */
+void c2s_conn_send_iq(c2s_conn *cn, const char *id, const char *from, const char *to,
+                      const char *type, const char *payload);
 /* Ends the stream: with a stream error unless cond < 0, then closes. The
  * connection stays valid until the caller returns. */
 void c2s_conn_close(c2s_conn *cn, int cond, const char *why);
@@ -155,6 +166,10 @@ c2s_conn *c2s_conn_binding(c2s *s, const char *full);
 void c2s_conn_index(strmap *table, c2s_conn *cn);
 void c2s_conn_unindex(strmap *table, c2s_conn *cn);
 
+/* quiet.c: idle connections give back their parser and buffers. */
+void c2s_quiet_start(c2s *s);
+void c2s_quiet_stop(c2s *s);
+
 /* starttls.c */
 void c2s_starttls(c2s_conn *cn, xs_elem *st);
 void c2s_on_tls_ready(c2s_conn *cn);
@@ -162,6 +177,8 @@ void c2s_on_tls_ready(c2s_conn *cn);
 /* sasl.c */
 const char *c2s_sasl_mechanisms(c2s_conn *cn);       /* NULL: nothing to offer */
 void c2s_sasl_handle(c2s_conn *cn, xs_elem *st);
+/* XEP-0440: the channel binding type offered, after <mechanisms/>. */
+void c2s_sasl_features(c2s_conn *cn, buf *out);
 void c2s_sasl_store_answer(c2s_conn *cn, xs_elem *iq);   /* NULL: store gone */
 void c2s_sasl_send_due_failure(c2s_conn *cn);
 void c2s_sasl_close(c2s_conn *cn);
@@ -170,6 +187,17 @@ void c2s_sasl_close(c2s_conn *cn);
 void c2s_bind_handle(c2s_conn *cn, xs_elem *iq);     /* an iq before binding */
 void c2s_bind_answer(c2s_conn *cn, const char *action, const char *cond,
                      const char *sm_from);
+
+/* register.c: XEP-0077 in-band registration. Appends the stream feature
+ * when it is offered on cn now. */
+void c2s_register_features(c2s_conn *cn, buf *out);
+/* A jabber:iq:register iq to the server (st, borrowed): answered, now or
+ * when the store has, and true; false for any other stanza. */
+bool c2s_register_handle(c2s_conn *cn, xs_elem *st);
+/* The store's answer to one of ours (iq), or our request come back
+ * (is_returned): true when it was ours. */
+bool c2s_register_store_answer(c2s *s, xs_elem *iq, bool is_returned);
+void c2s_register_free(c2s *s);                      /* at exit */
 
 /* session.c */
 void c2s_session_on_link_stanza(link_conn *l, xs_elem *st, const char *raw,

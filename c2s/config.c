@@ -42,6 +42,21 @@ static int config_limits(const cfg_node *n, c2s_limits *l, cfg_diag *d)
     return 0;
 }
 
+/* <register allow='yes' interval='60s'/>: XEP-0077 in-band registration,
+ * off unless allowed; interval spaces accounts made from one address (0:
+ * no limit). */
+static int config_register(const cfg_node *n, c2s_config *out, cfg_diag *d)
+{
+    static const char *const attrs[] = { "allow", "interval", NULL };
+    long interval;
+    if (cfg_check_attrs(n, attrs, d) < 0 ||
+        cfg_bool(n, "allow", false, &out->register_allowed, d) < 0 ||
+        cfg_duration_ms(n, "interval", 60000, 0, 86400000L, &interval, d) < 0)
+        return XE_CONFIG;
+    out->register_interval_ms = (uint64_t)interval;
+    return 0;
+}
+
 static int config_listen(const cfg_node *n, c2s_config *out, cfg_diag *d)
 {
     static const char *const attrs[] = { "tcp", "tls", NULL };
@@ -127,6 +142,8 @@ int c2s_config_load(const cfg *c, c2s_config *out, cfg_diag *d)
             if (rc == 0)
                 rc = cfg_bool(n, "strict-channel-binding", false,
                               &out->strict_channel_binding, d);
+        } else if (strcmp(name, "register") == 0) {
+            rc = config_register(n, out, d);
         } else if (strcmp(name, "connect") != 0 && strcmp(name, "limits") != 0) {
             rc = cfg_error(d, n, "unknown element <%s>", name);
         }
@@ -135,6 +152,8 @@ int c2s_config_load(const cfg *c, c2s_config *out, cfg_diag *d)
     }
     if (!cfg_child(sec, "tls"))
         out->tls_required = true;
+    if (!cfg_child(sec, "register"))
+        out->register_interval_ms = 60000;
     if (out->n_listens == 0) {
         cfg_error(d, sec, "<c2s> has no <listen>");
         goto fail;

@@ -36,6 +36,32 @@ void c2s_conn_send_elem(c2s_conn *cn, xs_elem *e)
     xs_unref(e);
 }
 
+static void conn_append_attr(buf *out, const char *name, const char *value)
+{
+    if (!value)
+        return;
+    buf_printf(out, " %s='", name);
+    buf_append_xml(out, value, strlen(value), 1);
+    buf_append_str(out, "'");
+}
+
+void c2s_conn_send_iq(c2s_conn *cn, const char *id, const char *from, const char *to,
+                      const char *type, const char *payload)
+{
+    buf out;
+    buf_init(&out);
+    buf_printf(&out, "<iq type='%s'", type);
+    conn_append_attr(&out, "id", id);
+    conn_append_attr(&out, "from", from);
+    conn_append_attr(&out, "to", to);
+    if (payload)
+        buf_printf(&out, ">%s</iq>", payload);
+    else
+        buf_append_str(&out, "/>");
+    c2s_conn_send(cn, buf_data(&out), buf_len(&out));
+    buf_close(&out);
+}
+
 void c2s_conn_set_who(c2s_conn *cn, const char *user)
 {
     buf b;
@@ -128,7 +154,9 @@ static void conn_send_features(c2s_conn *cn)
                 p += strspn(p, " ");
             }
             buf_append_str(&out, "</mechanisms>");
+            c2s_sasl_features(cn, &out);
         }
+        c2s_register_features(cn, &out);
     } else {
         /* RFC 6120 §7.4 binding; RFC 3921 §3 session, optional (RFC 6121
          * Appendix E) for older clients. */
@@ -239,6 +267,8 @@ static void conn_on_stanza(void *ud, xs_elem *st, const char *raw, size_t len)
             c2s_sasl_handle(cn, st);
             return;
         }
+        if (c2s_register_handle(cn, st))   /* XEP-0077 §3.1 */
+            return;
         c2s_conn_close(cn, XS_STREAM_NOT_AUTHORIZED, "not authenticated");
         return;
     }
@@ -258,6 +288,8 @@ static void conn_on_stanza(void *ud, xs_elem *st, const char *raw, size_t len)
     }
     if (strcmp(name, "presence") == 0)
         c2s_session_note_presence(cn, st, raw, len);
+    else if (strcmp(name, "iq") == 0 && c2s_register_handle(cn, st))
+        return;
     c2s_session_forward(cn, raw, len);
 }
 
@@ -322,6 +354,7 @@ static void conn_shutdown_finish(c2s *s)
     }
     if (!uv_is_closing((uv_handle_t *)&s->tick))
         uv_close((uv_handle_t *)&s->tick, NULL);
+    c2s_quiet_stop(s);
 }
 
 void c2s_shutdown(c2s *s)
@@ -432,6 +465,7 @@ static void conn_on_data(net_conn *c, const char *data, size_t len)
 {
     c2s_conn *cn = net_conn_data(c);
     c2s *s = cn->srv;
+    cn->has_spoken = true;
     if (cn->is_authed && s->config.limits.idle_timeout_ms)
         net_conn_set_timeout(c, s->config.limits.idle_timeout_ms, conn_on_timeout);
     xstream_feed(cn->xs, data, len);
@@ -499,6 +533,7 @@ int c2s_listen_all(c2s *s)
 {
     uv_timer_init(net_loop(), &s->tick);
     s->tick.data = s;
+    c2s_quiet_start(s);
     s->listeners = xalloc(s->config.n_listens * sizeof *s->listeners);
     for (size_t i = 0; i < s->config.n_listens; i++) {
         const c2s_listen *cl = &s->config.listens[i];

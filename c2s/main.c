@@ -107,6 +107,7 @@ int main(int argc, char **argv)
     }
     uv_run(loop, UV_RUN_DEFAULT);
     free(s->listeners);
+    c2s_register_free(s);
     strmap_free(s->sessions, NULL);
     strmap_free(s->binding, NULL);
     c2s_config_close(&s->config);

@@ -87,6 +87,7 @@ static void sasl_renew(c2s_conn *cn)
     cn->auth_mech = cn->auth_authcid = cn->auth_initial = NULL;
     cn->auth_initial_len = 0;
     cn->store_req = 0;
+    cn->auth_cb_type = NULL;
     if (!cn->domain)
         return;
     tls_session *t = net_conn_tls(cn->net);
@@ -103,6 +104,41 @@ static void sasl_renew(c2s_conn *cn)
         }
     }
     cn->auth = auth_session_new(cn->domain, t != NULL, cb.type ? &cb : NULL);
+    cn->auth_cb_type = cb.type;
+}
+
+/* A -PLUS mechanism whose GS2 header (RFC 5802 §7) asks for a channel
+ * binding type other than ours. Clients that know only tls-unique, which
+ * TLS 1.3 lacks, try that first and then fall back to plain SCRAM. */
+static bool sasl_wrong_binding(const c2s_conn *cn, const char *mech)
+{
+    size_t n = strlen(mech);
+    if (n < 5 || strcmp(mech + n - 5, "-PLUS") != 0 || !cn->auth_cb_type ||
+        cn->auth_initial_len < 2 || memcmp(cn->auth_initial, "p=", 2) != 0)
+        return false;
+    const char *name = cn->auth_initial + 2;
+    const char *end = memchr(name, ',', cn->auth_initial_len - 2);
+    size_t len = strlen(cn->auth_cb_type);
+    return !end || (size_t)(end - name) != len || memcmp(name, cn->auth_cb_type, len) != 0;
+}
+
+/* Not a password guess: answered at once and not counted (XEP-0440 tells
+ * clients which type we bind to). */
+static void sasl_refuse_binding(c2s_conn *cn)
+{
+    log_info(cn->who, "%s with a channel binding type other than %s refused", cn->auth_mech,
+             cn->auth_cb_type);
+    sasl_renew(cn);
+    c2s_conn_send_str(cn, "<failure xmlns='" XS_NS_SASL "'><not-authorized/>"
+                          "<text>channel binding type not supported</text></failure>");
+}
+
+void c2s_sasl_features(c2s_conn *cn, buf *out)
+{
+    if (!cn->auth_cb_type)
+        return;
+    buf_printf(out, "<sasl-channel-binding xmlns='urn:xmpp:sasl-cb:0'>"
+                    "<channel-binding type='%s'/></sasl-channel-binding>", cn->auth_cb_type);
 }
 
 const char *c2s_sasl_mechanisms(c2s_conn *cn)
@@ -361,6 +397,10 @@ static void sasl_auth(c2s_conn *cn, xs_elem *st)
                                          : AUTH_COND_MALFORMED_REQUEST);
         return;
     }
+    if (sasl_wrong_binding(cn, mech)) {
+        sasl_refuse_binding(cn);
+        return;
+    }
     sasl_fetch(cn);
 }
 
@@ -386,6 +426,10 @@ static void sasl_response(c2s_conn *cn, xs_elem *st)
         int rc = auth_peek_user(cn->auth_mech, data, len, &cn->auth_authcid);
         if (rc < 0) {
             sasl_fail(cn, AUTH_COND_MALFORMED_REQUEST);
+            return;
+        }
+        if (sasl_wrong_binding(cn, cn->auth_mech)) {
+            sasl_refuse_binding(cn);
             return;
         }
         sasl_fetch(cn);

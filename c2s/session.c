@@ -127,6 +127,8 @@ static void session_returned(c2s *s, xs_elem *inner, const char *cond)
 {
     const char *name = xs_name(inner);
     if (strcmp(name, "iq") == 0) {
+        if (c2s_register_store_answer(s, inner, true))
+            return;
         c2s_conn *cn = session_by_store_req(s, xs_attr(inner, "id"));
         if (cn) {
             log_warn(cn->who, "the store is unreachable (%s)", cond ? cond : "-");
@@ -273,7 +275,13 @@ void c2s_session_on_link_stanza(link_conn *l, xs_elem *st, const char *raw,
         return;
     }
     if (strcmp(name, "iq") == 0) {
-        c2s_conn *cn = session_by_store_req(s, xs_attr(inner, "id"));
+        if (c2s_register_store_answer(s, inner, false))
+            return;
+        /* The store answers in the component namespace and without to; a
+         * client's iq that sm routed here has to, and must not pass for the
+         * answer to someone's login. */
+        bool is_store_answer = !xs_attr(inner, "to") && strcmp(ns, XS_NS_COMPONENT) == 0;
+        c2s_conn *cn = is_store_answer ? session_by_store_req(s, xs_attr(inner, "id")) : NULL;
         if (cn) {
             c2s_sasl_store_answer(cn, inner);
             return;

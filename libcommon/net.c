@@ -398,6 +398,22 @@ static void net_on_write(uv_write_t *req, int status)
     net_conn_flush(c);
 }
 
+void net_conn_trim(net_conn *c)
+{
+    if (buf_len(&c->out) == 0)
+        buf_close(&c->out);
+    if (!c->is_writing)
+        buf_close(&c->inflight);
+    if (c->msg_head == c->msg_tail && buf_len(&c->retained) == 0) {
+        buf_close(&c->retained);
+        free(c->msgs);
+        c->msgs = NULL;
+        c->msg_head = c->msg_tail = c->msg_cap = 0;
+    }
+    if (c->tls)
+        tls_session_trim(c->tls);
+}
+
 void net_conn_flush(net_conn *c)
 {
     if (c->is_writing || c->is_closed)

@@ -58,6 +58,9 @@ void net_conn_retain(net_conn *c);
  * handshake finished are not retained. *data stays valid until the next
  * send or the end of the current callback. */
 size_t net_conn_unsent(net_conn *c, const char **data);
+/* Frees the connection's empty buffers (and its TLS session's), for one
+ * that has gone quiet; they grow again when needed. */
+void net_conn_trim(net_conn *c);
 /* Writes what is queued now instead of at the end of the loop turn. */
 void net_conn_flush(net_conn *c);
 

@@ -573,6 +573,16 @@ void tls_session_bye(tls_session *s)
     tls_pump_leftover(s);
 }
 
+void tls_session_trim(tls_session *s)
+{
+    if (s->in_gnutls)
+        return;
+    if (buf_len(&s->in) == 0)
+        buf_close(&s->in);
+    if (buf_len(&s->out) == 0)
+        buf_close(&s->out);
+}
+
 bool tls_session_is_ready(const tls_session *s)
 {
     return s->is_ready && !s->failure;

@@ -66,6 +66,8 @@ int tls_session_send(tls_session *s, const char *data, size_t len);
 /* Sends close_notify; later tls_session_send calls fail. Before the handshake
  * is done nothing is sent and queued plaintext is dropped. */
 void tls_session_bye(tls_session *s);
+/* Frees the session's own buffers while they are empty (an idle connection). */
+void tls_session_trim(tls_session *s);
 bool tls_session_is_ready(const tls_session *s);
 /* Why the last call failed, for the log (gnutls's words). */
 const char *tls_session_error(const tls_session *s);

@@ -61,6 +61,10 @@ struct xstream {
     char tag_quote;        /* the quote we are in, or 0 */
     unsigned char lead[4]; /* the first bytes of a stream, until vetted */
     size_t lead_len;       /* 4 once vetted */
+    bool loose_text;       /* non-space text after the last element, unreported */
+    bool is_resting;       /* no parser context: xstream_rest() */
+    bool is_waking;        /* the next header is resume_header */
+    char *resume_header;   /* the header's name and namespaces, for waking */
     xs_elem *stanza;       /* the top-level element being built */
     xs_elem *node;         /* the innermost element being built */
     buf text;              /* text not yet added to node */
@@ -186,11 +190,47 @@ static uint64_t xstream_consumed(const xstream *xs)
     return xs->ctx_base + (uint64_t)xmlByteConsumed(xs->ctxt);
 }
 
-static void xstream_on_header(xstream *xs, const xmlChar *name,
-                              const xmlChar *uri, int nns, const xmlChar **nss,
-                              int nattrs, const xmlChar **attrs)
+/* What a new parser context is fed to go on with a stream after
+ * xstream_rest(): the header's qualified name and every namespace it
+ * declared, so that the stanzas mean what they meant. */
+static void xstream_save_header(xstream *xs, const xmlChar *name,
+                                const xmlChar *prefix, int nns,
+                                const xmlChar **nss)
 {
-    uint64_t end = xstream_consumed(xs);
+    buf b;
+    buf_init(&b);
+    buf_printf(&b, "<%s%s%s", prefix ? (const char *)prefix : "",
+               prefix ? ":" : "", (const char *)name);
+    for (int i = 0; i < nns; i++) {
+        const char *pfx = (const char *)nss[2 * i];
+        size_t len = strlen((const char *)nss[2 * i + 1]);
+        char *uri = xstrndup((const char *)nss[2 * i + 1], len);
+        len = xstream_amp_decode(uri, len);
+        buf_printf(&b, " xmlns%s%s='", pfx ? ":" : "", pfx ? pfx : "");
+        buf_append_xml(&b, uri, len, 1);
+        buf_append_str(&b, "'");
+        free(uri);
+    }
+    buf_append_str(&b, ">");
+    free(xs->resume_header);
+    xs->resume_header = buf_steal(&b);
+}
+
+static void xstream_on_header(xstream *xs, const xmlChar *name,
+                              const xmlChar *prefix, const xmlChar *uri,
+                              int nns, const xmlChar **nss, int nattrs,
+                              const xmlChar **attrs)
+{
+    /* libxml2 reports a start tag before it consumes the tag's '>'. */
+    uint64_t end = xstream_consumed(xs) + (*xs->ctxt->input->cur == '>');
+    if (xs->is_waking) {
+        /* Our own copy of the header: the stream goes on where it was. */
+        xs->is_waking = false;
+        xs->state = XSTREAM_OPEN;
+        xs->depth = 1;
+        xs->mark = xs->event_end = end;
+        return;
+    }
     if (end - xs->ctx_base > xs->limits.max_stanza_bytes) {
         xstream_fail(xs, XS_STREAM_POLICY_VIOLATION, XE_LIMIT,
                      "stream header of %" PRIu64 " bytes over limit %zu",
@@ -222,6 +262,7 @@ static void xstream_on_header(xstream *xs, const xmlChar *name,
     }
     if (!xs->content_ns)
         xs->content_ns = xstrdup("");
+    xstream_save_header(xs, name, prefix, nns, nss);
     xs->state = XSTREAM_OPEN;
     xs->depth = 1;
     xs->mark = xs->event_end = end;
@@ -237,7 +278,6 @@ static void xstream_on_start(void *ud, const xmlChar *name,
                              const xmlChar **attrs)
 {
     xstream *xs = ud;
-    (void)prefix;
     (void)ndefaulted;
     if (!xstream_is_live(xs))
         return;
@@ -249,7 +289,7 @@ static void xstream_on_start(void *ud, const xmlChar *name,
         return;
     }
     if (xs->depth == 0) {
-        xstream_on_header(xs, name, uri, nns, nss, nattrs, attrs);
+        xstream_on_header(xs, name, prefix, uri, nns, nss, nattrs, attrs);
         return;
     }
     if (xs->depth > xs->limits.max_depth) {
@@ -318,6 +358,7 @@ static void xstream_end_stanza(xstream *xs)
         return;
     }
     xs->mark = xs->event_end = end;
+    xs->loose_text = false;
     if (xs->events.stanza)
         xs->events.stanza(xs->ud, st, raw, raw_len);
     xs_unref(st);
@@ -609,10 +650,8 @@ static void xstream_drop_context(xstream *xs)
     xs->stanza = xs->node = NULL;
 }
 
-/* A fresh parser context for a stream whose header starts at offset at. */
-static void xstream_begin(xstream *xs, uint64_t at)
+static void xstream_new_context(xstream *xs)
 {
-    xstream_drop_context(xs);
     xs->ctxt = xmlCreatePushParserCtxt(&xstream_sax, xs, NULL, 0, NULL);
     if (!xs->ctxt) {
         log_error("xstream", "cannot create an XML parser: out of memory");
@@ -623,6 +662,16 @@ static void xstream_begin(xstream *xs, uint64_t at)
      * guesses nor switches encodings, and never converts what it parses. */
     xmlCtxtUseOptions(xs->ctxt, XML_PARSE_NONET | XML_PARSE_IGNORE_ENC);
     xmlSwitchEncoding(xs->ctxt, XML_CHAR_ENCODING_UTF8);
+}
+
+/* A fresh parser context for a stream whose header starts at offset at. */
+static void xstream_begin(xstream *xs, uint64_t at)
+{
+    xstream_drop_context(xs);
+    xstream_new_context(xs);
+    xs->is_resting = xs->is_waking = xs->loose_text = false;
+    free(xs->resume_header);
+    xs->resume_header = NULL;
     xs->lead_len = 0;
     xs->tag_start = UINT64_MAX;
     xs->state = XSTREAM_HEADER;
@@ -659,6 +708,7 @@ void xstream_free(xstream *xs)
     buf_close(&xs->pending);
     buf_close(&xs->text);
     free(xs->content_ns);
+    free(xs->resume_header);
     free(xs);
 }
 
@@ -750,6 +800,11 @@ static void xstream_check_unfinished(xstream *xs, uint64_t upto)
         xstream_count_attrs(xs, start, upto);
 }
 
+static bool xstream_is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
 /* Keeps the chunk's bytes of an element that has not ended yet. */
 static void xstream_keep_tail(xstream *xs, size_t len)
 {
@@ -759,17 +814,15 @@ static void xstream_keep_tail(xstream *xs, size_t len)
         return;
     if (buf_len(&xs->pending) == 0) {
         const char *lt = memchr(xs->chunk + off, '<', len - off);
-        if (!lt)
+        if (!lt) {
+            for (size_t i = off; i < len && !xs->loose_text; i++)
+                xs->loose_text = !xstream_is_space(xs->chunk[i]);
             return;
+        }
         off = (size_t)(lt - xs->chunk);
         xs->pend_off = xs->chunk_off + off;
     }
     buf_append(&xs->pending, xs->chunk + off, len - off);
-}
-
-static bool xstream_is_space(char c)
-{
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
 /* Takes the first four bytes of a stream into lead, then refuses a UTF-16
@@ -796,6 +849,20 @@ static size_t xstream_vet_start(xstream *xs, const char *data, size_t len)
     return take;
 }
 
+/* A new parser context goes on with a resting stream: it is fed the saved
+ * header, placed so that the next byte fed is at offset fed. */
+static void xstream_wake(xstream *xs)
+{
+    size_t n = strlen(xs->resume_header);
+    xs->is_resting = false;
+    xstream_new_context(xs);
+    xs->ctx_base = xs->fed - n;
+    xs->state = XSTREAM_HEADER;
+    xs->depth = 0;
+    xs->is_waking = true;
+    xmlParseChunk(xs->ctxt, xs->resume_header, (int)n, 0);
+}
+
 int xstream_feed(xstream *xs, const char *data, size_t len)
 {
     if (xs->in_feed)
@@ -806,6 +873,8 @@ int xstream_feed(xstream *xs, const char *data, size_t len)
     xs->in_feed = true;
     xs->chunk = data;
     xs->chunk_off = xs->fed;
+    if (xs->is_resting && len > 0)
+        xstream_wake(xs);
     size_t pos = 0;
     while (pos < len && xs->state <= XSTREAM_OPEN) {
         if (xs->lead_len == 0 && xstream_is_space(data[pos])) {
@@ -867,6 +936,19 @@ void xstream_stop(xstream *xs)
     xs->restart = false;
     if (xs->in_feed)
         xstream_halt(xs);
+}
+
+bool xstream_rest(xstream *xs)
+{
+    if (xs->is_resting || xs->in_feed || xs->state != XSTREAM_OPEN ||
+        xs->depth != 1 || buf_len(&xs->pending) > 0 || xs->loose_text ||
+        !xs->resume_header)
+        return false;
+    xstream_drop_context(xs);
+    buf_close(&xs->pending);
+    buf_close(&xs->text);
+    xs->is_resting = true;
+    return true;
 }
 
 size_t xstream_pending(const xstream *xs)

@@ -57,6 +57,11 @@ int xstream_feed(xstream *xs, const char *data, size_t len);
 void xstream_reset(xstream *xs);
 /* Stops parsing: the rest of the current chunk and later feeds are ignored. */
 void xstream_stop(xstream *xs);
+/* Gives back the parser's memory (some 17 kB) while the stream sits between
+ * stanzas, for a connection that has gone quiet; the next feed builds a new
+ * parser that goes on with the same stream. Returns false, and does nothing,
+ * unless the stream is open with no element partly received. */
+bool xstream_rest(xstream *xs);
 /* Bytes buffered for the element being received (for limits and memory use). */
 size_t xstream_pending(const xstream *xs);
 /* The default namespace the stream header declared: the stanzas' namespace,

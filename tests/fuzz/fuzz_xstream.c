@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* tests/fuzz/fuzz_xstream.c: libFuzzer target for the stream parser and
  * xs_parse(). Besides not crashing: the same bytes fed whole, in two pieces
- * and in small steps give the same events in both modes; a raw stanza is a
+ * and in small steps (resting the parser between them, or not) give the same
+ * events in both modes; a raw stanza is a
  * slice of the input; every tree survives serializing and parsing again. */
 #include <stdint.h>
 #include <stdio.h>
@@ -126,7 +127,7 @@ static const xstream_events fuzz_events = {
  * event log for the caller to free. */
 static char *fuzz_feed(const char *data, size_t size, bool shallow,
                        const xstream_limits *limits, const size_t *cuts,
-                       size_t ncuts, bool whole)
+                       size_t ncuts, bool whole, bool rest)
 {
     fuzz_run r = {.input = whole ? data : NULL, .input_len = size};
     buf_init(&r.log);
@@ -137,6 +138,8 @@ static char *fuzz_feed(const char *data, size_t size, bool shallow,
     for (size_t i = 0; i < ncuts && rc == 0; i++) {
         rc = xstream_feed(r.xs, data + at, cuts[i] - at);
         at = cuts[i];
+        if (rest)
+            xstream_rest(r.xs);
         if (xstream_pending(r.xs) > max + 65536)
             fuzz_fail("pending bytes beyond the limit", NULL, NULL);
     }
@@ -189,12 +192,12 @@ static void fuzz_streams(const char *data, size_t size, bool shallow,
                          const xstream_limits *limits)
 {
     size_t whole[1] = {size};
-    char *expect = fuzz_feed(data, size, shallow, limits, whole, 1, true);
+    char *expect = fuzz_feed(data, size, shallow, limits, whole, 1, true, false);
 
     size_t two[2] = {0, size};
     if (size > 2)
         two[0] = ((size_t)(uint8_t)data[0] << 8 | (uint8_t)data[1]) % size;
-    char *split = fuzz_feed(data, size, shallow, limits, two, 2, false);
+    char *split = fuzz_feed(data, size, shallow, limits, two, 2, false, false);
     fuzz_compare(expect, split, "split in two gives other events");
     free(split);
 
@@ -203,8 +206,11 @@ static void fuzz_streams(const char *data, size_t size, bool shallow,
     size_t *cuts = malloc((ncuts ? ncuts : 1) * sizeof *cuts);
     for (size_t i = 0; i < ncuts; i++)
         cuts[i] = (i + 1) * step < size ? (i + 1) * step : size;
-    char *steps = fuzz_feed(data, size, shallow, limits, cuts, ncuts, false);
+    char *steps = fuzz_feed(data, size, shallow, limits, cuts, ncuts, false, false);
     fuzz_compare(expect, steps, "small steps give other events");
+    free(steps);
+    steps = fuzz_feed(data, size, shallow, limits, cuts, ncuts, false, true);
+    fuzz_compare(expect, steps, "small steps with rests give other events");
     free(steps);
     free(cuts);
     free(expect);

@@ -23,6 +23,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import tempfile
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -1014,3 +1015,70 @@ def client_context(pki, cert=None, key=None):
     return ctx
 
 
+# ---------------------------------------------------------------------------
+# A throwaway PostgreSQL cluster (test_store.py, test_suite_pg.py)
+# ---------------------------------------------------------------------------
+
+def _pg_bin():
+    """The bin folder of the newest PostgreSQL installed (Debian's layout)."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+                   key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit()
+                   else 0)
+    return found[-1].parent if found else Path("/usr/lib/postgresql/15/bin")
+
+
+PG_BIN = _pg_bin()
+
+
+def _as_postgres(*args, **kw):
+    return subprocess.run(["runuser", "-u", "postgres", "--", *map(str, args)],
+                          capture_output=True, text=True, timeout=60, **kw)
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """A PostgreSQL cluster listening only on a Unix socket in its own
+    folder; yields that folder. Stopped (and removed) at the end."""
+    if not (PG_BIN / "initdb").exists():
+        if os.geteuid() == 0 and shutil.which("apt-get"):
+            subprocess.run(["apt-get", "install", "-y", "-qq", "postgresql"],
+                           capture_output=True, timeout=600)
+        if not (PG_BIN / "initdb").exists():
+            pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
+    if os.geteuid() != 0:
+        pytest.skip("running initdb as the postgres user needs root")
+    top = Path(tempfile.mkdtemp(prefix="xmppd-pg-"))
+    shutil.chown(top, "postgres", "postgres")
+    os.chmod(top, 0o755)
+    data = top / "data"
+    r = _as_postgres(PG_BIN / "initdb", "-D", data, "-U", "postgres",
+                     "--auth=trust", "-E", "UTF8", "--no-sync")
+    assert r.returncode == 0, f"initdb failed:\n{r.stdout}\n{r.stderr}"
+    r = _as_postgres(PG_BIN / "pg_ctl", "-D", data, "-l", top / "pg.log", "-w",
+                     "-o", f"-c listen_addresses='' -k {top} -c fsync=off", "start")
+    assert r.returncode == 0, f"pg_ctl start failed:\n{r.stdout}\n{r.stderr}"
+    try:
+        yield top
+    finally:
+        _as_postgres(PG_BIN / "pg_ctl", "-D", data, "-m", "fast", "-w", "stop")
+        pidfile = data / "postmaster.pid"
+        if pidfile.exists():          # pg_ctl did not manage: by PID then
+            try:
+                os.kill(int(pidfile.read_text().split()[0]), signal.SIGKILL)
+            except (OSError, ValueError):
+                pass
+        shutil.rmtree(top, ignore_errors=True)
+
+
+def pg_createdb(cluster, name):
+    """A new database in the cluster (owned by postgres)."""
+    r = _as_postgres(PG_BIN / "createdb", "-h", cluster, "-U", "postgres", name)
+    assert r.returncode == 0, f"createdb failed:\n{r.stderr}"
+
+
+def pg_sql(cluster, db, sql):
+    """psql -At -c sql on db; returns its output."""
+    r = _as_postgres(PG_BIN / "psql", "-h", cluster, "-U", "postgres", "-d", db,
+                     "-At", "-c", sql)
+    assert r.returncode == 0, f"psql failed:\n{r.stderr}"
+    return r.stdout

@@ -423,6 +423,65 @@ def test_too_many_auth_failures_is_policy_violation(start_suite):
     assert c.recv_stream_error() == "policy-violation"
 
 
+@pytest.mark.time_limit(60)
+def test_unsupported_channel_binding_type_is_not_a_failed_guess(start_suite):
+    """XEP-0440 names the one type we bind to; a -PLUS attempt with another
+    (slixmpp asks for tls-unique, which TLS 1.3 lacks) is refused at once and
+    not counted, so the client's fallback to plain SCRAM is not delayed and
+    the stream survives more such attempts than max-auth-failures."""
+    s = start_suite(**{"auth-failure-delay": "3s"})
+    s.create_account("gus@localhost")
+    c = s.raw(tls=True)
+    open_client(c)
+    f = features(c)
+    cb = f.child("sasl-channel-binding", "urn:xmpp:sasl-cb:0")
+    assert cb is not None, f
+    types = [x.get("type") for x in cb]
+    assert types == ["tls-exporter"], f
+    first = base64.b64encode(b"p=tls-unique,,n=gus,r=abcdefghijklmnop").decode()
+    for _ in range(4):
+        t0 = time.monotonic()
+        c.send(f"<auth xmlns='{NS_SASL}' mechanism='SCRAM-SHA-256-PLUS'>{first}</auth>")
+        got = c.recv(10)
+        assert got.is_("failure", NS_SASL) and got.child("not-authorized", NS_SASL) is not None
+        assert time.monotonic() - t0 < 1.5, "answered without the failure delay"
+    c.send(f"<auth xmlns='{NS_SASL}' mechanism='PLAIN'>{plain('gus', PASSWORD)}</auth>")
+    assert c.recv(10).is_("success", NS_SASL)
+    assert "channel binding type other than tls-exporter refused" in s.c2s.log_text()
+
+
+@pytest.mark.time_limit(60)
+def test_a_client_iq_routed_by_sm_never_passes_for_the_store_answer(start_suite):
+    """While a login waits for the store, sm forwards an iq result to some
+    client of this c2s with the login's request id and credentials the
+    sender chose. c2s must deliver it as a stanza (it has a to, and is in
+    jabber:client), never take it as the store's answer."""
+    s = start_suite(**{"auth-failure-delay": "0"})
+    s.create_account("ivan@localhost")
+    c2s_inst = "c2s/test"
+    s.store.proc.send_signal(signal.SIGSTOP)
+    try:
+        c = s.raw(tls=True)
+        open_client(c)
+        features(c)
+        c.send(f"<auth xmlns='{NS_SASL}' mechanism='PLAIN'>{plain('ivan', 'forged')}</auth>")
+        time.sleep(0.3)                       # the account-get is on its way
+        forged = scram_cred("SCRAM-SHA-256", "forged", b"0123456789abcdef")
+        for n in range(1, 30):
+            s.admin.send(
+                f"<route xmlns='{NS_XMPPD_ROUTE}' to='{c2s_inst}' from='admin/1' "
+                f"key='mallory@localhost'><iq xmlns='jabber:client' type='result' "
+                f"id='c2s-{n}' from='mallory@localhost/x' to='ivan@localhost/y'>"
+                f"<account xmlns='{NS_STORE}' user='ivan@localhost'>{forged}</account>"
+                "</iq></route>")
+        with pytest.raises(RecvTimeout):
+            c.recv(1.0)
+    finally:
+        s.store.proc.send_signal(signal.SIGCONT)
+    got = c.recv(10)
+    assert got.is_("failure", NS_SASL) and got.child("not-authorized", NS_SASL) is not None, got
+
+
 def test_auth_timeout_is_connection_timeout(start_suite):
     s = start_suite(**{"auth-timeout": "500ms"})
     c = s.raw()

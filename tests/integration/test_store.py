@@ -1,88 +1,29 @@
 # SPDX-License-Identifier: MIT
 """xmppd-store (docs/store-protocol.md) with the real router and the real
 store, over both drivers: SQLite (a file under the state directory) and
-PostgreSQL (a throwaway cluster on a Unix socket, run as the postgres user).
+PostgreSQL (a throwaway cluster on a Unix socket, run as the postgres user:
+the pg_cluster fixture of conftest.py).
 
 A raw xmppd component attached as instance sm/1 asks the store with iq
 stanzas in envelopes and checks the XML answers."""
 import itertools
 import os
-import shutil
 import signal
 import subprocess
-import tempfile
 import time
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import pytest
 
 from conftest import (BUILD_DIR, NS_ACCEPT, NS_STANZA_ERRORS, NS_XMPPD_ROUTE,
                       NS_XMPPD_ROUTER, ComponentDef, Router, default_components,
-                      local, xml_escape)
+                      local, pg_createdb, pg_sql, xml_escape)
 
 STORE_BIN = BUILD_DIR / "bin" / "xmppd-store"
 NS = "urn:xmppd:store"
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
 STORE_SECRET = "secret-store"
 
 _ids = itertools.count(1)
-
-
-# ---------------------------------------------------------------------------
-# A throwaway PostgreSQL cluster
-# ---------------------------------------------------------------------------
-
-def _as_postgres(*args, **kw):
-    return subprocess.run(["runuser", "-u", "postgres", "--", *map(str, args)],
-                          capture_output=True, text=True, timeout=60, **kw)
-
-
-@pytest.fixture(scope="session")
-def pg_cluster():
-    """A PostgreSQL cluster listening only on a Unix socket in its own
-    folder; yields that folder. Stopped (and removed) at the end."""
-    if not (PG_BIN / "initdb").exists():
-        if os.geteuid() == 0 and shutil.which("apt-get"):
-            subprocess.run(["apt-get", "install", "-y", "-qq", "postgresql"],
-                           capture_output=True, timeout=600)
-        if not (PG_BIN / "initdb").exists():
-            pytest.skip("PostgreSQL 15 is not installed (apt-get install postgresql)")
-    if os.geteuid() != 0:
-        pytest.skip("running initdb as the postgres user needs root")
-    top = Path(tempfile.mkdtemp(prefix="xmppd-pg-"))
-    shutil.chown(top, "postgres", "postgres")
-    os.chmod(top, 0o755)
-    data = top / "data"
-    r = _as_postgres(PG_BIN / "initdb", "-D", data, "-U", "postgres",
-                     "--auth=trust", "-E", "UTF8", "--no-sync")
-    assert r.returncode == 0, f"initdb failed:\n{r.stdout}\n{r.stderr}"
-    r = _as_postgres(PG_BIN / "pg_ctl", "-D", data, "-l", top / "pg.log", "-w",
-                     "-o", f"-c listen_addresses='' -k {top} -c fsync=off", "start")
-    assert r.returncode == 0, f"pg_ctl start failed:\n{r.stdout}\n{r.stderr}"
-    try:
-        yield top
-    finally:
-        _as_postgres(PG_BIN / "pg_ctl", "-D", data, "-m", "fast", "-w", "stop")
-        pidfile = data / "postmaster.pid"
-        if pidfile.exists():          # pg_ctl did not manage: by PID then
-            try:
-                os.kill(int(pidfile.read_text().split()[0]), signal.SIGKILL)
-            except (OSError, ValueError):
-                pass
-        shutil.rmtree(top, ignore_errors=True)
-
-
-def pg_createdb(cluster, name):
-    r = _as_postgres(PG_BIN / "createdb", "-h", cluster, "-U", "postgres", name)
-    assert r.returncode == 0, f"createdb failed:\n{r.stderr}"
-
-
-def pg_sql(cluster, db, sql):
-    r = _as_postgres(PG_BIN / "psql", "-h", cluster, "-U", "postgres", "-d", db,
-                     "-At", "-c", sql)
-    assert r.returncode == 0, f"psql failed:\n{r.stderr}"
-    return r.stdout
 
 
 # ---------------------------------------------------------------------------

@@ -144,6 +144,30 @@ START_TEST(moves_a_megabyte_both_ways_intact)
 }
 END_TEST
 
+/* Trimming between sends, also with a write under way, loses nothing. */
+START_TEST(trimming_between_sends_loses_nothing)
+{
+    start_tcp();
+    w.server_echoes = true;
+    net_conn_retain(w.server);
+    char chunk[5000];
+    size_t total = 0;
+    for (int round = 0; round < 20; round++) {
+        memset(chunk, 'a' + round, sizeof chunk);
+        net_conn_send(w.client, chunk, sizeof chunk);
+        net_conn_trim(w.client);
+        total += sizeof chunk;
+        w.stop_after = total;
+        uv_run(net_loop(), UV_RUN_DEFAULT);
+        net_conn_trim(w.server);
+    }
+    ck_assert_uint_eq(buf_len(&w.client_got), total);
+    for (size_t i = 0; i < total; i++)
+        ck_assert_int_eq(buf_data(&w.client_got)[i], 'a' + (int)(i / sizeof chunk));
+    ck_assert_uint_eq(net_conn_queued(w.server), 0);
+}
+END_TEST
+
 static bool both_closed(void)
 {
     return w.closed >= 2;
@@ -374,7 +398,7 @@ Suite *unit_suite(void)
     tcase_add_checked_fixture(tc, setup, NULL);
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, moves_a_megabyte_both_ways_intact);
-    tcase_add_test(tc, close_delivers_what_was_queued);
+    tcase_add_test(tc, close_delivers_what_was_queued);    tcase_add_test(tc, trimming_between_sends_loses_nothing);
     tcase_add_test(tc, reports_the_queue_and_when_it_drains);
     tcase_add_test(tc, returns_the_whole_messages_a_dead_peer_never_got);
     tcase_add_test(tc, counts_connections_per_address);

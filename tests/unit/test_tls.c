@@ -244,6 +244,24 @@ START_TEST(handshake_then_data_flows_both_ways)
 }
 END_TEST
 
+START_TEST(a_trimmed_session_goes_on)
+{
+    pair p;
+
+    pair_connect(&p, NULL, "localhost");
+    ck_assert_int_eq(tls_session_send(p.client.s, "<a/>", 4), 0);
+    pump(&p.client, &p.server);
+    tls_session_trim(p.client.s);
+    tls_session_trim(p.server.s);
+    ck_assert_int_eq(tls_session_send(p.client.s, "<b/>", 4), 0);
+    ck_assert_int_eq(tls_session_send(p.server.s, "<c/>", 4), 0);
+    pump(&p.client, &p.server);
+    assert_got(&p.server, "<a/><b/>");
+    assert_got(&p.client, "<c/>");
+    pair_close(&p);
+}
+END_TEST
+
 START_TEST(client_checks_the_server_names)
 {
     pair p;
@@ -1001,6 +1019,7 @@ Suite *unit_suite(void)
     tcase_add_loop_test(memory, handshake_then_data_flows_both_ways, 0,
                         n_versions);
     tcase_add_test(memory, client_checks_the_server_names);
+    tcase_add_test(memory, a_trimmed_session_goes_on);
     tcase_add_loop_test(memory, handshake_survives_one_byte_at_a_time, 0,
                         n_versions);
     tcase_add_test(memory, a_mebibyte_arrives_intact_both_ways);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* tests/unit/test_xstream.c: the XMPP stream parser. */
 #include <check.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -304,6 +305,45 @@ START_TEST(every_split_position_gives_the_same_events)
                       "split at %zu:\n%s\ninstead of\n%s", at, split, whole);
         free(split);
     }
+    free(whole);
+}
+END_TEST
+
+/* As log_of_steps, with xstream_rest() tried after every feed. */
+static char *log_of_resting_steps(const char *s, bool shallow,
+                                  const char *reset_after, size_t step,
+                                  int *rc, int *rests)
+{
+    rec r;
+    rec_init(&r, shallow, NULL);
+    r.reset_after = reset_after;
+    size_t len = strlen(s);
+    *rc = 0;
+    for (size_t i = 0; i < len && *rc == 0; i += step) {
+        *rc = xstream_feed(r.xs, s + i, len - i < step ? len - i : step);
+        *rests += xstream_rest(r.xs);
+    }
+    buf_printf(&r.log, "rc %d\n", *rc);
+    return rec_done(&r);
+}
+
+START_TEST(resting_between_feeds_gives_the_same_events)
+{
+    const char *s = pieces[_i / 2].stream;
+    const char *reset_after = pieces[_i / 2].reset_after;
+    bool shallow = _i % 2;
+    int rc, rests = 0;
+    char *whole = log_of_steps(s, shallow, reset_after, 0, &rc);
+    static const size_t steps[] = {1, 2, 3, 7, 13, 64, 4096};
+    for (size_t k = 0; k < NELEMS(steps); k++) {
+        char *rested =
+            log_of_resting_steps(s, shallow, reset_after, steps[k], &rc, &rests);
+        ck_assert_int_eq(rc, XE_CLOSED);
+        ck_assert_msg(strcmp(whole, rested) == 0,
+                      "resting in steps of %zu:\n%s", steps[k], rested);
+        free(rested);
+    }
+    ck_assert_int_gt(rests, 0);
     free(whole);
 }
 END_TEST
@@ -942,6 +982,105 @@ START_TEST(keepalives_and_finished_stanzas_hold_no_memory)
 }
 END_TEST
 
+#if defined(__SANITIZE_ADDRESS__)
+#define UNIT_HAS_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNIT_HAS_ASAN 1
+#endif
+#endif
+#ifndef UNIT_HAS_ASAN
+#define UNIT_HAS_ASAN 0
+#endif
+
+static size_t heap_in_use(void)
+{
+    struct mallinfo2 m = mallinfo2();
+    return m.uordblks + m.hblkhd;
+}
+
+START_TEST(a_resting_stream_gives_back_the_parser_memory)
+{
+    rec r;
+    rec_init(&r, false, NULL);
+    ck_assert_int_eq(feed_str(&r, HEADER ST2), 0);
+    size_t awake = heap_in_use();
+    ck_assert(xstream_rest(r.xs));
+    ck_assert(!xstream_rest(r.xs));
+    size_t resting = heap_in_use();
+    /* AddressSanitizer's allocator keeps its own books, not malloc's. */
+    if (!UNIT_HAS_ASAN)
+        ck_assert_msg(awake > resting + 8192, "only %zu bytes given back",
+                      awake - resting);
+    ck_assert_int_eq(feed_str(&r, ST3), 0);
+    ck_assert_int_eq(r.stanzas, 2);
+    ck_assert_str_eq(r.raws[1], ST3);
+    free(rec_done(&r));
+}
+END_TEST
+
+/* Prefixes and the default namespace declared on the header still hold
+ * after a rest, and the stream's end matches the header's name. */
+START_TEST(a_woken_stream_keeps_the_header_namespaces)
+{
+    rec r;
+    rec_init(&r, false, NULL);
+    ck_assert_int_eq(
+        feed_str(&r, "<s:stream xmlns:s='" XS_NS_STREAMS "' xmlns='jabber:server' "
+                     "xmlns:db='jabber:server:dialback' xmlns:q='a&amp;b'>"),
+        0);
+    ck_assert(xstream_rest(r.xs));
+    ck_assert_int_eq(feed_str(&r, "<db:result from='a' to='b'>key</db:result>"
+                                  "<message q:x='1'/>"),
+                     0);
+    ck_assert(xstream_rest(r.xs));
+    ck_assert_int_eq(feed_str(&r, " </s:stream>"), XE_CLOSED);
+    ck_assert_int_eq(r.errors, 0);
+    ck_assert_int_eq(r.stanzas, 2);
+    ck_assert_int_eq(r.closes, 1);
+    ck_assert_str_eq(xs_ns(r.trees[0]), "jabber:server:dialback");
+    ck_assert_str_eq(r.raws[0], "<db:result from='a' to='b'>key</db:result>");
+    ck_assert_str_eq(xs_ns(r.trees[1]), "jabber:server");
+    ck_assert_str_eq(xs_attr_ns(r.trees[1], "a&b", "x"), "1");
+    ck_assert_str_eq(xstream_content_ns(r.xs), "jabber:server");
+    free(rec_done(&r));
+}
+END_TEST
+
+/* Only a stream between stanzas rests; limits and errors still apply to
+ * what comes after a rest. */
+START_TEST(rest_waits_for_a_stanza_boundary_and_keeps_the_limits)
+{
+    rec r;
+    xstream_limits lim = {.max_stanza_bytes = 200, .max_depth = 8, .max_attrs = 8};
+    rec_init(&r, false, &lim);
+    ck_assert(!xstream_rest(r.xs)); /* no header yet */
+    ck_assert_int_eq(feed_str(&r, HEADER "<message><body>hal"), 0);
+    ck_assert(!xstream_rest(r.xs));
+    ck_assert_int_eq(feed_str(&r, "f</body></message> x"), 0);
+    ck_assert(!xstream_rest(r.xs)); /* text between stanzas, unreported */
+    ck_assert_int_eq(feed_str(&r, "<presence/>"), XE_BAD_XML);
+    ck_assert_int_eq(r.cond, XS_STREAM_BAD_FORMAT);
+    free(rec_done(&r));
+
+    rec_init(&r, false, &lim);
+    ck_assert_int_eq(feed_str(&r, HEADER ST3 "  \n"), 0);
+    ck_assert(xstream_rest(r.xs));
+    char *big = stanza_of(400);
+    ck_assert_int_eq(feed_str(&r, big), XE_LIMIT);
+    ck_assert_int_eq(r.cond, XS_STREAM_POLICY_VIOLATION);
+    free(big);
+    free(rec_done(&r));
+
+    rec_init(&r, false, &lim);
+    ck_assert_int_eq(feed_str(&r, HEADER), 0);
+    ck_assert(xstream_rest(r.xs));
+    ck_assert_int_eq(feed_str(&r, "<a><!-- no --></a>"), XE_BAD_XML);
+    ck_assert_int_eq(r.cond, XS_STREAM_RESTRICTED_XML);
+    free(rec_done(&r));
+}
+END_TEST
+
 Suite *unit_suite(void)
 {
     Suite *suite = suite_create("xstream");
@@ -969,6 +1108,9 @@ Suite *unit_suite(void)
     tcase_add_loop_test(events, a_restarted_stream_may_follow_a_newline_with_an_xml_declaration, 0, 2);
     tcase_add_test(events, stop_ignores_the_rest);
     tcase_add_test(events, keepalives_and_finished_stanzas_hold_no_memory);
+    tcase_add_test(events, a_resting_stream_gives_back_the_parser_memory);
+    tcase_add_test(events, a_woken_stream_keeps_the_header_namespaces);
+    tcase_add_test(events, rest_waits_for_a_stanza_boundary_and_keeps_the_limits);
     suite_add_tcase(suite, events);
 
     TCase *chunks = tcase_create("chunks");
@@ -976,6 +1118,8 @@ Suite *unit_suite(void)
     tcase_add_loop_test(chunks, every_split_position_gives_the_same_events, 0,
                         2 * NELEMS(pieces));
     tcase_add_loop_test(chunks, byte_by_byte_gives_the_same_events, 0,
+                        2 * NELEMS(pieces));
+    tcase_add_loop_test(chunks, resting_between_feeds_gives_the_same_events, 0,
                         2 * NELEMS(pieces));
     tcase_add_loop_test(chunks, raw_bytes_survive_long_streams_in_any_chunking,
                         0, 2 * NELEMS(bulk_chunks));
