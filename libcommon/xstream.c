@@ -19,6 +19,7 @@
 #include "libcommon/buf.h"
 #include "libcommon/error.h"
 #include "libcommon/log.h"
+#include "libcommon/xmlmem.h"
 
 typedef enum {
     XSTREAM_HEADER, /* waiting for the stream header */
@@ -687,6 +688,7 @@ xstream *xstream_new(const xstream_limits *limits, bool shallow,
                      const xstream_events *events, void *ud)
 {
     static const xstream_limits defaults = XSTREAM_DEFAULT_LIMITS;
+    xmlmem_init();
     xmlInitParser();
     xstream *xs = xalloc(sizeof *xs);
     xs->limits = limits ? *limits : defaults;
