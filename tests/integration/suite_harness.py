@@ -67,8 +67,9 @@ def new_id(prefix="x"):
 class C2sDef:
     """One xmppd-c2s instance: its instance name, ports and limits."""
 
-    def __init__(self, name, limits=None):
+    def __init__(self, name, limits=None, domain=DOMAIN):
         self.name = name                      # "a" -> instance c2s/a
+        self.domain = domain                  # the domain of its <certificate>
         self.instance = f"c2s/{name}"
         self.port = free_port()               # STARTTLS
         self.tls_port = free_port()           # direct TLS
@@ -82,7 +83,7 @@ class C2sDef:
                 f"    <connect unix='router.sock' name='c2s' instance='{self.instance}'/>\n"
                 f"    <listen tcp='127.0.0.1:{self.port}'/>\n"
                 f"    <listen tls='127.0.0.1:{self.tls_port}'/>\n"
-                f"    <certificate domain='{DOMAIN}' cert='{cert[0]}' key='{cert[1]}'/>\n"
+                f"    <certificate domain='{self.domain}' cert='{cert[0]}' key='{cert[1]}'/>\n"
                 "    <tls required='yes'/>\n"
                 + (f"    <limits {limits}/>\n" if limits else "")
                 + "  </c2s>\n")
@@ -213,7 +214,8 @@ class Suite:
         """A raw client logged in on c2s c2s_name (and, unless presence is
         False, available with the given priority)."""
         c = XmppClient.connect(self.c2s[c2s_name].tls_port, self.cafile,
-                               label=f"{user}/{resource}@{c2s_name}")
+                               label=f"{user}/{resource}@{c2s_name}",
+                               domain=self.c2s[c2s_name].domain)
         self.clients.append(c)
         c.login(user, password, resource)
         if presence:
@@ -281,18 +283,21 @@ class XmppClient(RawComponent):
     are parsed by local name: read them with .name, .get, .child)."""
 
     full = None
+    domain = DOMAIN                     # the served domain it logs in to
 
     @classmethod
-    def connect(cls, port, cafile, label):
+    def connect(cls, port, cafile, label, domain=DOMAIN):
         ctx = ssl.create_default_context(cafile=cafile)
-        return cls.tls(port, ctx, server_hostname=DOMAIN, label=label)
+        c = cls.tls(port, ctx, server_hostname=domain, label=label)
+        c.domain = domain
+        return c
 
     def open_client_stream(self, timeout=10.0):
         """Sends a client header; returns the stream features (Elem)."""
         self.splitter = StreamSplitter()
         self.header = None
         self.send(f"<?xml version='1.0'?><stream:stream xmlns='{NS_CLIENT}' "
-                  f"xmlns:stream='{NS_STREAM}' to='{DOMAIN}' version='1.0'>")
+                  f"xmlns:stream='{NS_STREAM}' to='{self.domain}' version='1.0'>")
         deadline = time.monotonic() + timeout
         while self.header is None:
             if self.eof:
@@ -372,7 +377,7 @@ class XmppClient(RawComponent):
     def sync(self):
         """A ping to the server and its answer: what this client sent
         before has been handled by sm."""
-        r = self.iq("<ping xmlns='urn:xmpp:ping'/>", to=DOMAIN)
+        r = self.iq("<ping xmlns='urn:xmpp:ping'/>", to=self.domain)
         assert r.get("type") == "result", r
 
     def roster(self):

@@ -1,0 +1,257 @@
+/* SPDX-License-Identifier: MIT */
+/* s2s/config.c: the served <domain>s and the <s2s> section: listeners,
+ * certificates (one per domain, chosen by SNI), the TLS policy, the
+ * dialback secret, static <host> addresses and the limits. */
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "libcommon/alloc.h"
+#include "libcommon/error.h"
+#include "libcommon/jid.h"
+#include "libcommon/log.h"
+#include "s2s/s2s.h"
+
+static int config_limits(const cfg_node *n, s2s_limits *l, cfg_diag *d)
+{
+    static const char *const attrs[] = {
+        "max-stanza-bytes", "max-depth", "max-attrs", "rate", "burst",
+        "max-connections-per-address", "handshake-timeout", "idle-timeout",
+        "queue", NULL,
+    };
+    size_t stanza, rate_bps, burst, queue;
+    long depth, nattrs, conns, hs, idle;
+    if (n && cfg_check_attrs(n, attrs, d) < 0)
+        return XE_CONFIG;
+    if (cfg_size(n, "max-stanza-bytes", 256 * 1024, 1024, 64 << 20, &stanza, d) < 0 ||
+        cfg_int(n, "max-depth", 64, 2, 1000, &depth, d) < 0 ||
+        cfg_int(n, "max-attrs", 64, 4, 1000, &nattrs, d) < 0 ||
+        cfg_size(n, "rate", 1024 * 1024, 0, (size_t)1 << 40, &rate_bps, d) < 0 ||
+        cfg_size(n, "burst", 4 * 1024 * 1024, 0, (size_t)1 << 40, &burst, d) < 0 ||
+        cfg_int(n, "max-connections-per-address", 16, 1, 1000000, &conns, d) < 0 ||
+        cfg_duration_ms(n, "handshake-timeout", 30000, 100, 3600000, &hs, d) < 0 ||
+        cfg_duration_ms(n, "idle-timeout", 600000, 0, 86400000L * 30, &idle, d) < 0 ||
+        cfg_size(n, "queue", 1024 * 1024, 1024, (size_t)1 << 32, &queue, d) < 0)
+        return XE_CONFIG;
+    l->max_stanza_bytes = stanza;
+    l->max_depth = (unsigned)depth;
+    l->max_attrs = (unsigned)nattrs;
+    l->rate_bytes_per_s = rate_bps;
+    l->burst_bytes = burst < stanza ? stanza : burst;
+    l->max_connections_per_address = (unsigned)conns;
+    l->handshake_timeout_ms = (uint64_t)hs;
+    l->idle_timeout_ms = (uint64_t)idle;
+    l->max_queue_bytes = queue;
+    return 0;
+}
+
+static int config_listen(const cfg_node *n, s2s_config *out, cfg_diag *d)
+{
+    static const char *const attrs[] = { "tcp", "tls", NULL };
+    if (cfg_check_attrs(n, attrs, d) < 0)
+        return XE_CONFIG;
+    const char *tcp = cfg_attr(n, "tcp"), *tls = cfg_attr(n, "tls");
+    if (!!tcp + !!tls != 1)
+        return cfg_error(d, n, "<listen> needs exactly one of tcp or tls");
+    char *host;
+    int port;
+    if (net_split_address(tcp ? tcp : tls, &host, &port) < 0)
+        return cfg_error(d, n, "\"%s\" is not HOST:PORT", tcp ? tcp : tls);
+    free(host);
+    out->listens = xrealloc(out->listens, (out->n_listens + 1) * sizeof *out->listens);
+    out->listens[out->n_listens++] = (s2s_listen){
+        .address = xstrdup(tcp ? tcp : tls), .is_tls = tls != NULL,
+    };
+    return 0;
+}
+
+static int config_certificate(const cfg *c, const cfg_node *n, s2s_config *out,
+                              cfg_diag *d)
+{
+    static const char *const attrs[] = { "domain", "cert", "key", NULL };
+    const char *cert, *key;
+    if (cfg_check_attrs(n, attrs, d) < 0 || cfg_required(n, "cert", &cert, d) < 0 ||
+        cfg_required(n, "key", &key, d) < 0)
+        return XE_CONFIG;
+    char *cert_path = cfg_resolve_path(c, cert), *key_path = cfg_resolve_path(c, key);
+    char err[512];
+    int rc;
+    if (!out->tls) {
+        tls_ctx_opts o = { .is_server = true, .cert_file = cert_path, .key_file = key_path };
+        rc = tls_ctx_new(&o, &out->tls, err, sizeof err);
+    } else {
+        rc = tls_ctx_add_cert(out->tls, cert_path, key_path, err, sizeof err);
+    }
+    free(cert_path);
+    free(key_path);
+    if (rc < 0)
+        return cfg_error(d, n, "%s", err);
+    return 0;
+}
+
+static int config_host(const cfg_node *n, s2s_config *out, cfg_diag *d)
+{
+    static const char *const attrs[] = { "domain", "address", "port", NULL };
+    const char *domain, *address;
+    long port;
+    if (cfg_check_attrs(n, attrs, d) < 0 || cfg_required(n, "domain", &domain, d) < 0 ||
+        cfg_required(n, "address", &address, d) < 0 ||
+        cfg_int(n, "port", S2S_DEFAULT_PORT, 1, 65535, &port, d) < 0)
+        return XE_CONFIG;
+    char *dom;
+    if (jid_domain_normalize(domain, &dom) < 0)
+        return cfg_error(d, n, "\"%s\" is not a valid domain", domain);
+    if (!address[0]) {
+        free(dom);
+        return cfg_error(d, n, "<host> for \"%s\" has an empty address", domain);
+    }
+    out->hosts = xrealloc(out->hosts, (out->n_hosts + 1) * sizeof *out->hosts);
+    out->hosts[out->n_hosts++] = (s2s_host){
+        .domain = dom, .address = xstrdup(address), .port = (int)port,
+    };
+    return 0;
+}
+
+static int config_domains(const cfg *c, s2s_config *out, cfg_diag *d)
+{
+    for (const cfg_node *n = cfg_child(cfg_root(c), "domain"); n; n = cfg_next(n)) {
+        char *dom;
+        if (jid_domain_normalize(cfg_text(n), &dom) < 0)
+            return cfg_error(d, n, "\"%s\" is not a valid domain", cfg_text(n));
+        out->domains = xrealloc(out->domains, (out->n_domains + 1) * sizeof *out->domains);
+        out->domains[out->n_domains++] = dom;
+    }
+    if (out->n_domains == 0)
+        return cfg_error(d, cfg_root(c), "s2s: the config serves no <domain>");
+    return 0;
+}
+
+static void config_default_listens(s2s_config *out)
+{
+    out->listens = xalloc(2 * sizeof *out->listens);
+    out->listens[0] = (s2s_listen){ .address = xstrdup("0.0.0.0:5269") };
+    out->listens[1] = (s2s_listen){ .address = xstrdup("0.0.0.0:5270"), .is_tls = true };
+    out->n_listens = 2;
+}
+
+/* Without a configured secret every start makes one: fine for a single
+ * instance, wrong for several, which must share it (XEP-0185 §3). */
+static void config_random_secret(s2s_config *out)
+{
+    unsigned char rnd[32];
+    if (uv_random(NULL, NULL, rnd, sizeof rnd, 0, NULL) != 0)
+        memset(rnd, 0, sizeof rnd);
+    out->secret = xalloc(2 * sizeof rnd + 1);
+    for (size_t i = 0; i < sizeof rnd; i++) {
+        static const char hex[] = "0123456789abcdef";
+        out->secret[2 * i] = hex[rnd[i] >> 4];
+        out->secret[2 * i + 1] = hex[rnd[i] & 15];
+    }
+    out->is_secret_generated = true;
+}
+
+int s2s_config_load(const cfg *c, s2s_config *out, cfg_diag *d)
+{
+    memset(out, 0, sizeof *out);
+    const cfg_node *sec = cfg_child(cfg_root(c), "s2s");
+    if (!sec)
+        return cfg_error(d, cfg_root(c), "the config has no <s2s> section");
+    static const char *const attrs[] = { NULL };
+    if (cfg_check_attrs(sec, attrs, d) < 0 || config_domains(c, out, d) < 0)
+        goto fail;
+    out->tls_required = true;
+    for (const cfg_node *n = cfg_first(sec); n; n = cfg_sibling(n)) {
+        const char *name = cfg_name(n);
+        int rc = 0;
+        if (strcmp(name, "listen") == 0) {
+            rc = config_listen(n, out, d);
+        } else if (strcmp(name, "certificate") == 0) {
+            rc = config_certificate(c, n, out, d);
+        } else if (strcmp(name, "host") == 0) {
+            rc = config_host(n, out, d);
+        } else if (strcmp(name, "tls") == 0) {
+            static const char *const tls_attrs[] = { "required", NULL };
+            rc = cfg_check_attrs(n, tls_attrs, d);
+            if (rc == 0)
+                rc = cfg_bool(n, "required", true, &out->tls_required, d);
+        } else if (strcmp(name, "dialback") == 0) {
+            static const char *const db_attrs[] = { "secret", NULL };
+            const char *secret;
+            rc = cfg_check_attrs(n, db_attrs, d);
+            if (rc == 0)
+                rc = cfg_required(n, "secret", &secret, d);
+            if (rc == 0 && strlen(secret) < 16)
+                rc = cfg_error(d, n, "the dialback secret needs at least 16 characters");
+            if (rc == 0) {
+                free(out->secret);
+                out->secret = xstrdup(secret);
+            }
+        } else if (strcmp(name, "connect") != 0 && strcmp(name, "limits") != 0) {
+            rc = cfg_error(d, n, "unknown element <%s>", name);
+        }
+        if (rc < 0)
+            goto fail;
+    }
+    if (out->n_listens == 0)
+        config_default_listens(out);
+    bool has_tls_listen = false;
+    for (size_t i = 0; i < out->n_listens; i++)
+        has_tls_listen |= out->listens[i].is_tls;
+    if ((has_tls_listen || out->tls_required) && !out->tls) {
+        cfg_error(d, sec, "TLS is required or a tls listener is set, but there is "
+                          "no <certificate>");
+        goto fail;
+    }
+    if (config_limits(cfg_child(sec, "limits"), &out->limits, d) < 0)
+        goto fail;
+    char err[512];
+    tls_ctx_opts copts = { .is_server = false };
+    if (tls_ctx_new(&copts, &out->tls_client, err, sizeof err) < 0) {
+        cfg_error(d, sec, "the TLS client context: %s", err);
+        goto fail;
+    }
+    if (component_link_opts(c, sec, "s2s", &out->link, d) < 0)
+        goto fail;
+    if (!out->secret)
+        config_random_secret(out);
+    return 0;
+fail:
+    s2s_config_close(out);
+    return XE_CONFIG;
+}
+
+void s2s_config_close(s2s_config *conf)
+{
+    for (size_t i = 0; i < conf->n_domains; i++)
+        free(conf->domains[i]);
+    free(conf->domains);
+    for (size_t i = 0; i < conf->n_listens; i++)
+        free(conf->listens[i].address);
+    free(conf->listens);
+    for (size_t i = 0; i < conf->n_hosts; i++) {
+        free(conf->hosts[i].domain);
+        free(conf->hosts[i].address);
+    }
+    free(conf->hosts);
+    tls_ctx_free(conf->tls);
+    tls_ctx_free(conf->tls_client);
+    free(conf->secret);
+    component_link_cfg_close(&conf->link);
+    memset(conf, 0, sizeof *conf);
+}
+
+bool s2s_serves(const s2s *s, const char *domain)
+{
+    for (size_t i = 0; i < s->config.n_domains; i++)
+        if (strcmp(s->config.domains[i], domain) == 0)
+            return true;
+    return false;
+}
+
+const s2s_host *s2s_host_for(const s2s *s, const char *domain)
+{
+    for (size_t i = 0; i < s->config.n_hosts; i++)
+        if (strcmp(s->config.hosts[i].domain, domain) == 0)
+            return &s->config.hosts[i];
+    return NULL;
+}

@@ -1,0 +1,383 @@
+/* SPDX-License-Identifier: MIT */
+/* s2s/out.c: outgoing server streams (RFC 6120 §3, §4, §5): one per (local
+ * domain, remote domain) pair, resolved, connected, upgraded with STARTTLS
+ * and authenticated with dialback, with the stanzas that wait for it queued
+ * and bounced to their senders if it cannot be set up. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "libcommon/alloc.h"
+#include "libcommon/envelope.h"
+#include "libcommon/error.h"
+#include "libcommon/jid.h"
+#include "libcommon/log.h"
+#include "s2s/s2s.h"
+
+/* --- bouncing ----------------------------------------------------------- */
+
+/* Sends the error reply to a stanza (raw, in the component namespace) back
+ * through the router; none for errors and iq results (RFC 6120 §8.2.3). */
+static void out_bounce(s2s *s, const char *raw, size_t len, xs_condition cond,
+                       const char *text)
+{
+    xs_elem *st;
+    if (!s->link || xs_parse(raw, len, XS_NS_COMPONENT, &st) < 0)
+        return;
+    const char *type = xs_attr(st, "type");
+    bool is_answer = type && (strcmp(type, "error") == 0 ||
+                              (strcmp(xs_name(st), "iq") == 0 && strcmp(type, "result") == 0));
+    if (!is_answer)
+        link_send_stanza(s->link, xs_error_reply(st, cond, text));
+    xs_unref(st);
+}
+
+void s2s_out_fail(s2s_conn *cn, xs_condition cond, const char *why)
+{
+    size_t n = 0;
+    for (s2s_pending *p = cn->queue, *next; p; p = next) {
+        next = p->next;
+        out_bounce(cn->srv, p->data, p->len, cond, why);
+        free(p);
+        n++;
+    }
+    cn->queue = cn->queue_tail = NULL;
+    cn->queued_bytes = 0;
+    if (n)
+        log_warn(cn->who, "%zu stanza(s) returned to their senders with %s (%s)", n,
+                 xs_condition_name(cond), why ? why : "-");
+}
+
+/* --- resolving ---------------------------------------------------------- */
+
+static char *out_host_port(const char *host, int port)
+{
+    return strchr(host, ':') ? xasprintf("[%s]:%d", host, port) : xasprintf("%s:%d", host, port);
+}
+
+static void out_on_addrinfo(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+    s2s_conn *cn = req->data;
+    cn->is_resolving = false;
+    if (status < 0) {
+        cn->resolve_cb(cn, NULL, 0, status);
+        return;
+    }
+    char **cands = NULL;
+    size_t n = 0;
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        char ip[64];
+        int port;
+        if (ai->ai_family == AF_INET) {
+            const struct sockaddr_in *sa = (const struct sockaddr_in *)ai->ai_addr;
+            uv_ip4_name(sa, ip, sizeof ip);
+            port = ntohs(sa->sin_port);
+        } else if (ai->ai_family == AF_INET6) {
+            const struct sockaddr_in6 *sa = (const struct sockaddr_in6 *)ai->ai_addr;
+            uv_ip6_name(sa, ip, sizeof ip);
+            port = ntohs(sa->sin6_port);
+        } else {
+            continue;
+        }
+        cands = xrealloc(cands, (n + 1) * sizeof *cands);
+        cands[n++] = out_host_port(ip, port);
+    }
+    uv_freeaddrinfo(res);
+    if (n == 0) {
+        free(cands);
+        cn->resolve_cb(cn, NULL, 0, UV_EAI_NONAME);
+        return;
+    }
+    cn->resolve_cb(cn, cands, n, 0);
+}
+
+int s2s_resolve(s2s_conn *cn, s2s_resolve_fn *cb)
+{
+    const s2s_host *h = s2s_host_for(cn->srv, cn->remote);
+    if (h) {
+        char **cands = xalloc(sizeof *cands);
+        cands[0] = out_host_port(h->address, h->port);
+        cb(cn, cands, 1, 0);
+        return 0;
+    }
+    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
+    char port[8];
+    snprintf(port, sizeof port, "%d", S2S_DEFAULT_PORT);
+    cn->resolve_cb = cb;
+    cn->gai.data = cn;
+    int rc = uv_getaddrinfo(net_loop(), &cn->gai, out_on_addrinfo, cn->remote, port, &hints);
+    if (rc < 0)
+        return rc;
+    cn->is_resolving = true;
+    return 0;
+}
+
+/* --- connecting --------------------------------------------------------- */
+
+static void out_try_next(s2s_conn *cn);
+
+static void out_on_connected(void *ud, net_conn *c, int err)
+{
+    s2s_conn *cn = ud;
+    cn->is_connecting = false;
+    if (cn->state == S2S_CLOSING) {
+        if (c) {
+            s2s_conn_attach(cn, c);   /* its closed event frees cn */
+            net_conn_close(c);
+        }
+        return;
+    }
+    if (err < 0) {
+        log_info(cn->who, "cannot connect to %s: %s", cn->candidates[cn->next_candidate - 1],
+                 xe_str(err));
+        out_try_next(cn);
+        return;
+    }
+    s2s_conn_attach(cn, c);
+    log_info(cn->who, "connected to %s at %s", cn->remote, cn->candidates[cn->next_candidate - 1]);
+    cn->state = S2S_OPENING;
+    s2s_conn_send_header(cn);
+}
+
+static void out_try_next(s2s_conn *cn)
+{
+    while (cn->next_candidate < cn->n_candidates) {
+        const char *addr = cn->candidates[cn->next_candidate++];
+        cn->state = S2S_CONNECTING;
+        cn->is_connecting = true;
+        int rc = net_connect(addr, false, NULL, NULL, NULL, cn, out_on_connected);
+        if (rc == 0)
+            return;
+        cn->is_connecting = false;
+        log_info(cn->who, "cannot connect to %s: %s", addr, xe_str(rc));
+    }
+    s2s_conn_close(cn, -1, "the remote server cannot be reached");
+}
+
+static void out_on_resolved(s2s_conn *cn, char **cands, size_t n, int err)
+{
+    if (cn->state == S2S_CLOSING) {
+        for (size_t i = 0; i < n; i++)
+            free(cands[i]);
+        free(cands);
+        return;
+    }
+    if (err < 0) {
+        char why[160];
+        snprintf(why, sizeof why, "cannot resolve %s: %s", cn->remote, xe_str(err));
+        log_info(cn->who, "%s", why);
+        s2s_conn_close(cn, -1, why);
+        return;
+    }
+    cn->candidates = cands;
+    cn->n_candidates = n;
+    cn->next_candidate = 0;
+    out_try_next(cn);
+}
+
+s2s_conn *s2s_out_get(s2s *s, const char *local, const char *remote, bool create)
+{
+    for (s2s_conn *cn = s->conns; cn; cn = cn->next)
+        if (cn->is_out && cn->state != S2S_CLOSING && strcmp(cn->local, local) == 0 &&
+            strcmp(cn->remote, remote) == 0)
+            return cn;
+    if (!create)
+        return NULL;
+    s2s_conn *cn = s2s_conn_new(s, true);
+    cn->local = xstrdup(local);
+    cn->remote = xstrdup(remote);
+    cn->state = S2S_RESOLVING;
+    s2s_conn_set_who(cn);
+    return cn;
+}
+
+void s2s_out_start(s2s_conn *cn)
+{
+    if (cn->is_started || cn->state == S2S_CLOSING)
+        return;
+    cn->is_started = true;
+    log_info(cn->who, "opening a stream to %s", cn->remote);
+    int rc = s2s_resolve(cn, out_on_resolved);
+    if (rc < 0) {
+        char why[160];
+        snprintf(why, sizeof why, "cannot resolve %s: %s", cn->remote, xe_str(rc));
+        s2s_conn_close(cn, -1, why);
+    }
+}
+
+/* --- the stream --------------------------------------------------------- */
+
+void s2s_out_on_open(s2s_conn *cn, xs_elem *header)
+{
+    if (strcmp(xs_name(header), "stream") != 0 || strcmp(xs_ns(header), XS_NS_STREAMS) != 0) {
+        s2s_conn_close(cn, XS_STREAM_INVALID_NAMESPACE, "the header is not a stream");
+        return;
+    }
+    const char *ns = xstream_content_ns(cn->xs);
+    if (!ns || strcmp(ns, XS_NS_SERVER) != 0) {
+        s2s_conn_close(cn, XS_STREAM_INVALID_NAMESPACE, NULL);
+        return;
+    }
+    const char *id = xs_attr(header, "id"), *ver = xs_attr(header, "version");
+    if (!id || !id[0] || strlen(id) >= sizeof cn->stream_id) {
+        s2s_conn_close(cn, XS_STREAM_UNDEFINED_CONDITION, "a stream id is needed for dialback");
+        return;
+    }
+    if (!ver || atoi(ver) < 1) {
+        s2s_conn_close(cn, XS_STREAM_UNSUPPORTED_VERSION, "version 1.0 is required");
+        return;
+    }
+    snprintf(cn->stream_id, sizeof cn->stream_id, "%s", id);
+    cn->state = S2S_OPEN;
+}
+
+static void out_on_features(s2s_conn *cn, xs_elem *features)
+{
+    s2s *s = cn->srv;
+    bool has_tls = net_conn_is_tls(cn->net);
+    if (!has_tls && xs_child(features, "starttls", XS_NS_TLS)) {
+        s2s_conn_send_str(cn, "<starttls xmlns='" XS_NS_TLS "'/>");
+        return;
+    }
+    if (!has_tls && s->config.tls_required) {
+        s2s_conn_close(cn, XS_STREAM_POLICY_VIOLATION, "TLS is required and not offered");
+        return;
+    }
+    /* XEP-0220 §2.3: servers that do not announce dialback may still do it. */
+    if (!xs_child(features, "dialback", S2S_NS_DIALBACK_FEATURE))
+        log_debug(cn->who, "dialback is not announced; trying it anyway");
+    s2s_dialback_start(cn);
+}
+
+void s2s_out_on_stanza(s2s_conn *cn, xs_elem *st, const char *raw, size_t len)
+{
+    (void)raw, (void)len;
+    const char *name = xs_name(st), *ns = xs_ns(st);
+    if (strcmp(ns, XS_NS_STREAMS) == 0 && strcmp(name, "error") == 0) {
+        xs_elem *c = xs_first(st);
+        char why[128];
+        snprintf(why, sizeof why, "the remote server sent a stream error (%s)",
+                 c ? xs_name(c) : "?");
+        log_warn(cn->who, "%s", why);
+        s2s_conn_close(cn, -1, why);
+        return;
+    }
+    if (strcmp(ns, XS_NS_STREAMS) == 0 && strcmp(name, "features") == 0) {
+        if (cn->state == S2S_OPEN)
+            out_on_features(cn, st);
+        return;
+    }
+    if (strcmp(ns, XS_NS_TLS) == 0 && strcmp(name, "proceed") == 0 && cn->state == S2S_OPEN &&
+        !net_conn_is_tls(cn->net)) {
+        cn->state = S2S_TLS;
+        cn->has_header_sent = false;
+        xstream_reset(cn->xs);
+        net_conn_start_tls(cn->net, cn->srv->config.tls_client, cn->remote);
+        return;
+    }
+    if (strcmp(ns, XS_NS_TLS) == 0) {
+        s2s_conn_close(cn, -1, "the remote server refused STARTTLS");
+        return;
+    }
+    if (strcmp(ns, S2S_NS_DIALBACK) == 0) {
+        s2s_dialback_out(cn, st);
+        return;
+    }
+    log_debug(cn->who, "ignored a <%s/> on an outgoing stream", name);
+}
+
+void s2s_out_on_tls_ready(s2s_conn *cn)
+{
+    if (cn->state != S2S_TLS)
+        return;
+    cn->state = S2S_OPENING;
+    s2s_conn_send_header(cn);
+}
+
+void s2s_out_ready(s2s_conn *cn)
+{
+    tls_session *t = cn->net ? net_conn_tls(cn->net) : NULL;
+    cn->state = S2S_READY;
+    cn->deadline_ms = 0;
+    log_info(cn->who, "authenticated to %s with dialback, %s; sending %zu queued byte(s)",
+             cn->remote, t ? tls_session_version(t) : "without TLS", cn->queued_bytes);
+    for (s2s_pending *p = cn->queue, *next; p; p = next) {
+        next = p->next;
+        s2s_conn_send(cn, p->data, p->len);
+        free(p);
+    }
+    cn->queue = cn->queue_tail = NULL;
+    cn->queued_bytes = 0;
+    cn->last_ms = net_now_ms();
+}
+
+/* --- stanzas from the router -------------------------------------------- */
+
+static char *out_domain_of(const char *addr)
+{
+    jid *j = NULL;
+    if (!addr || jid_parse(addr, &j) < 0)
+        return NULL;
+    char *dom = xstrdup(jid_domain(j));
+    jid_free(j);
+    return dom;
+}
+
+void s2s_out_route(s2s *s, xs_elem *st, const char *raw, size_t len)
+{
+    const char *name = xs_name(st), *ns = xs_ns(st);
+    if (strcmp(ns, XS_NS_COMPONENT) != 0 ||
+        (strcmp(name, "message") != 0 && strcmp(name, "presence") != 0 &&
+         strcmp(name, "iq") != 0)) {
+        log_debug("s2s", "ignored a <%s/> from the router", name);
+        return;
+    }
+    const char *from = xs_attr(st, "from"), *to = xs_attr(st, "to");
+    char *fdom = out_domain_of(from), *tdom = out_domain_of(to);
+    buf out;
+    buf_init(&out);
+    if (!fdom || !tdom || !s2s_serves(s, fdom) || s2s_serves(s, tdom)) {
+        char esc[256];
+        log_warn("s2s", "a <%s/> from %s to %s is not ours to send; dropped", name,
+                 from ? log_escape(from, strlen(from), esc, sizeof esc) : "(none)",
+                 tdom ? tdom : "(invalid)");
+        goto done;
+    }
+    /* The jabber:server stream's namespace replaces the component one. */
+    if (!envelope_stamp(&out, raw, len, NULL, from))
+        goto done;
+    s2s_conn *cn = s2s_out_get(s, fdom, tdom, true);
+    cn->last_ms = net_now_ms();
+    if (cn->state == S2S_READY) {
+        if (cn->net && net_conn_queued(cn->net) > s->config.limits.max_queue_bytes) {
+            log_warn(cn->who, "%zu bytes wait for the remote server; returning a <%s/>",
+                     net_conn_queued(cn->net), name);
+            out_bounce(s, buf_data(&out), buf_len(&out), XS_RESOURCE_CONSTRAINT,
+                       "the remote server is not keeping up");
+            goto done;
+        }
+        s2s_conn_send(cn, buf_data(&out), buf_len(&out));
+        goto done;
+    }
+    if (cn->queued_bytes + buf_len(&out) > s->config.limits.max_queue_bytes) {
+        log_warn(cn->who, "queue of %zu bytes is full; returning a <%s/>", cn->queued_bytes,
+                 name);
+        out_bounce(s, buf_data(&out), buf_len(&out), XS_RESOURCE_CONSTRAINT,
+                   "too much waits for this remote server");
+        goto done;
+    }
+    s2s_pending *p = xalloc(sizeof *p + buf_len(&out));
+    p->len = buf_len(&out);
+    memcpy(p->data, buf_data(&out), p->len);
+    if (cn->queue_tail)
+        cn->queue_tail->next = p;
+    else
+        cn->queue = p;
+    cn->queue_tail = p;
+    cn->queued_bytes += p->len;
+    s2s_out_start(cn);
+done:
+    buf_close(&out);
+    free(fdom);
+    free(tdom);
+}
