@@ -154,6 +154,7 @@ bench_prosody() {
         echo 'modules_enabled = { "roster", "saslauth", "tls", "disco", "ping" }'
         echo 'modules_disabled = { "s2s" }'
         echo 'authentication = "internal_hashed"'
+        echo 'default_iteration_count = 4096 -- as xmppdctl adduser'
         echo 'c2s_require_encryption = true'
         echo 'interfaces = { "127.0.0.1" }'
         echo "c2s_ports = { $port }"
