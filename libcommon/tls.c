@@ -52,8 +52,10 @@ struct tls_session {
     bool got_close;   /* the peer sent close_notify */
     bool is_shut;     /* tls_session_bye was called */
     bool bye_pending; /* ... from inside gnutls: send it afterwards */
-    char error[256];
+    char *error;      /* why the last call failed (TLS_ERROR_BYTES), or NULL */
 };
+
+enum { TLS_ERROR_BYTES = 256 };
 
 static void tls_errf(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -198,7 +200,9 @@ static void tls_set_error(tls_session *s, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(s->error, sizeof s->error, fmt, ap);
+    if (!s->error)
+        s->error = xalloc(TLS_ERROR_BYTES);
+    vsnprintf(s->error, TLS_ERROR_BYTES, fmt, ap);
     va_end(ap);
 }
 
@@ -526,6 +530,7 @@ void tls_session_free(tls_session *s)
     buf_close(&s->out);
     free(s->name);
     free(s->sni);
+    free(s->error);
     free(s);
 }
 
@@ -590,7 +595,7 @@ bool tls_session_is_ready(const tls_session *s)
 
 const char *tls_session_error(const tls_session *s)
 {
-    return s->error[0] ? s->error : "no error";
+    return s->error && s->error[0] ? s->error : "no error";
 }
 
 const char *tls_session_sni(const tls_session *s)

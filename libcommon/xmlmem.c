@@ -12,11 +12,17 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <libxml/globals.h>
 #include <libxml/xmlmemory.h>
 
 #include "libcommon/log.h"
 
-enum { XMLMEM_MAP_MIN = 4096 };       /* smaller blocks come from malloc */
+/* Smaller blocks come from malloc. A parser's blocks above this (its
+ * context, input buffer, name table and name pool) are a page each. */
+enum { XMLMEM_MAP_MIN = 512 };
+/* libxml2 gives a new parser an input buffer of twice this plus one byte:
+ * one page. It grows when a chunk needs more. */
+enum { XMLMEM_INPUT_BUFFER = 2047 };
 
 typedef struct xmlmem_slot {
     void *p;                          /* NULL: empty; XMLMEM_GONE: deleted */
@@ -166,6 +172,8 @@ size_t xmlmem_mapped_bytes(void)
 
 static void xmlmem_install(void)
 {
+    xmlThrDefDefaultBufferSize(XMLMEM_INPUT_BUFFER);
+    xmlDefaultBufferSize = XMLMEM_INPUT_BUFFER;
     if (xmlMemSetup(xmlmem_free, xmlmem_malloc, xmlmem_realloc, xmlmem_strdup) != 0)
         log_warn("xmlmem", "libxml2 kept its own memory functions");
 }

@@ -33,6 +33,8 @@ typedef enum {
 enum { XSTREAM_SLICE = 4096 };
 /* An emptied pending buffer bigger than this gives its memory back. */
 enum { XSTREAM_KEEP_BYTES = 16384 };
+/* A failure's description, for the log. */
+enum { XSTREAM_WHY_BYTES = 256 };
 
 /* Offsets count the bytes fed since xstream_new(). */
 struct xstream {
@@ -70,7 +72,7 @@ struct xstream {
     xs_elem *node;         /* the innermost element being built */
     buf text;              /* text not yet added to node */
     char *content_ns;
-    char why[256];
+    char *why;             /* the failure, once failed (XSTREAM_WHY_BYTES) */
 };
 
 static void xstream_fail(xstream *xs, xs_stream_condition cond, int err,
@@ -84,7 +86,9 @@ static void xstream_fail(xstream *xs, xs_stream_condition cond, int err,
         return;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(xs->why, sizeof xs->why, fmt, ap);
+    if (!xs->why)
+        xs->why = xalloc(XSTREAM_WHY_BYTES);
+    vsnprintf(xs->why, XSTREAM_WHY_BYTES, fmt, ap);
     va_end(ap);
     xs->state = XSTREAM_FAILED;
     xs->err = err;
@@ -611,7 +615,7 @@ static void xstream_on_xml_error(void *ud, xmlErrorPtr err)
     while (len > 0 && (msg[len - 1] == '\n' || msg[len - 1] == ' '))
         len--;
     /* One line, for the log: libxml2 splits some messages in two. */
-    char line[sizeof xs->why];
+    char line[XSTREAM_WHY_BYTES];
     snprintf(line, sizeof line, "%.*s", (int)len, msg);
     for (char *c = line; *c; c++) {
         if (*c == '\n')
@@ -711,6 +715,7 @@ void xstream_free(xstream *xs)
     buf_close(&xs->text);
     free(xs->content_ns);
     free(xs->resume_header);
+    free(xs->why);
     free(xs);
 }
 
