@@ -405,8 +405,9 @@ static int build_roster_remove(store_req *r, xs_elem *q, const char *p, size_t n
 /* The quota check and the insert are one statement: no window between. */
 static const char sql_offline_store[] =
     "INSERT INTO offline (username, stamp, stanza) SELECT $1, $2, $3 "
-    "WHERE CAST($4 AS INTEGER) = 0 OR "
-    "(SELECT count(*) FROM offline WHERE username = $1) < CAST($4 AS INTEGER) "
+    "WHERE EXISTS (SELECT 1 FROM accounts WHERE username = $1) AND "
+    "(CAST($4 AS INTEGER) = 0 OR "
+    "(SELECT count(*) FROM offline WHERE username = $1) < CAST($4 AS INTEGER)) "
     "RETURNING id";
 static const char sql_offline_get[] =
     "SELECT id, stamp, stanza FROM offline WHERE username = $1 ORDER BY id";

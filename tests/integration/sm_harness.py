@@ -100,6 +100,19 @@ class C2S:
         self.sm_instance = env.get("from")
         return env
 
+    def account(self, bare):
+        """Creates bare's account in the store (offline messages are kept
+        for accounts only); the credentials are of no use here."""
+        iid = new_id("acct")
+        cred = ("<scram mech='SCRAM-SHA-1' iterations='4096' salt='c2FsdA==' "
+                "stored-key='AAAAAAAAAAAAAAAAAAAAAAAAAAA=' server-key='AAAAAAAAAAAAAAAAAAAAAAAAAAA='/>")
+        self.c.send(f"<route xmlns='{NS_XMPPD_ROUTE}' to='store' from='{self.instance}' "
+                    f"key='{xml_escape(bare)}'><iq xmlns='jabber:component:accept' type='set' "
+                    f"id='{iid}'><account-create xmlns='urn:xmppd:store' user='{xml_escape(bare)}'>"
+                    f"{cred}</account-create></iq></route>")
+        env, inner = self.recv(lambda e, i: local(i.tag) == "iq" and i.get("id") == iid)
+        assert inner.get("type") == "result", env
+
     def end(self, full):
         self.envelope(f"<session xmlns='{NS_SESSION}' action='end' "
                       f"jid='{xml_escape(full)}'/>", full.split("/")[0])

@@ -61,6 +61,7 @@ def test_bare_message_goes_to_highest_priority(sm_suite):
 
 def test_offline_then_delivered_with_delay(sm_suite):
     _, c = sm_suite()
+    c.account(A)
     c.start(B + "/x")
     for n in range(3):
         c.send(B + "/x", f"<message to='{A}' id='o{n}'><body>off {n}</body></message>")
@@ -82,11 +83,22 @@ def test_offline_then_delivered_with_delay(sm_suite):
 
 def test_offline_quota_bounces(sm_suite):
     _, c = sm_suite(offline_max=1)
+    c.account(A)
     c.start(B + "/x")
     c.send(B + "/x", f"<message to='{A}' id='q1'><body>1</body></message>")
     c.send(B + "/x", f"<message to='{A}' id='q2'><body>2</body></message>")
     err = c.recv_stanza(B + "/x", "message", lambda i: i.get("type") == "error")
     assert err.get("id") == "q2" and error_condition(err)
+
+
+def test_a_message_to_a_user_without_an_account_bounces(sm_suite):
+    """RFC 6121 §8.5.2.2.1 (and §8.5.1): no such account, so nothing is
+    stored; the sender gets service-unavailable."""
+    _, c = sm_suite()
+    c.start(B + "/x")
+    c.send(B + "/x", "<message to='nobody@localhost' id='n1' type='chat'><body>hi</body></message>")
+    err = c.recv_stanza(B + "/x", "message", lambda i: i.get("type") == "error")
+    assert err.get("id") == "n1" and error_condition(err) == "service-unavailable", err
 
 
 def test_roster_set_get_push_remove(sm_suite):
