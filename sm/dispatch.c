@@ -74,7 +74,7 @@ int sm_dispatch_start(sm_server *sm, const cfg_node *section, cfg_diag *diag)
                                 .ns = r->ns, .name = r->name, .handle = r->handle };
             sm->iq_hash[h] = e;
         }
-        if (m->from_session || m->to_user)
+        if (m->from_session || m->to_user || m->to_remote)
             sm->filters[sm->n_filters++] = m;
     }
     qsort(sm->filters, sm->n_filters, sizeof *sm->filters, filter_cmp);
@@ -237,6 +237,11 @@ void sm_send(sm_server *sm, xs_elem *st)
         return;
     }
     jid_free(to);
+    for (size_t i = 0; i < sm->n_filters; i++)
+        if (sm->filters[i]->to_remote && sm->filters[i]->to_remote(sm, st) == SM_HANDLED) {
+            xs_unref(st);
+            return;
+        }
     buf out;
     buf_init(&out);
     sm_stanza_xml(st, NULL, &out);

@@ -200,23 +200,38 @@ static bool is_type(const xs_elem *st, const char *type)
     return t && strcmp(t, type) == 0;
 }
 
+/* Presence that sm sends for a local user (broadcasts, probes, answers to
+ * probes) to a JID that user's list blocks (§3.3); unavailable still goes,
+ * telling the blocked contact the user is gone. */
+static bool blocks_own_presence(const xs_elem *st)
+{
+    if (strcmp(xs_name(st), "presence") != 0 || is_type(st, "unavailable") ||
+        is_type(st, "error"))
+        return false;
+    char *from_bare = sm_bare_of(xs_attr(st, "from"));
+    block_list *own = from_bare ? list_find(from_bare) : NULL;
+    free(from_bare);
+    return own && own->is_loaded && list_blocks(own, xs_attr(st, "to"));
+}
+
+/* A stanza for a user of another domain (a remote contact). */
+static sm_verdict block_to_remote(sm_server *sm, xs_elem *st)
+{
+    (void)sm;
+    return blocks_own_presence(st) ? SM_HANDLED : SM_PASS;
+}
+
 /* A stanza for user u. */
 static sm_verdict block_to_user(sm_user *u, xs_elem *st)
 {
     sm_server *sm = u->sm;
     const char *from = xs_attr(st, "from");
     char *from_bare = sm_bare_of(from);
-    if (!from_bare || strcmp(from_bare, u->bare) == 0) {
-        free(from_bare);
-        return SM_PASS;
-    }
-    /* The sender is a local user whose list blocks u: presence that sm sends
-     * for them (broadcasts, probes, answers to probes) stops here. */
-    block_list *own = list_find(from_bare);
+    bool is_self = !from_bare || strcmp(from_bare, u->bare) == 0;
     free(from_bare);
-    if (own && own->is_loaded && strcmp(xs_name(st), "presence") == 0 &&
-        !is_type(st, "unavailable") && !is_type(st, "error") &&
-        list_blocks(own, xs_attr(st, "to")))
+    if (is_self)
+        return SM_PASS;
+    if (blocks_own_presence(st))
         return SM_HANDLED;
     block_list *l = list_find(u->bare);
     if (!l)
@@ -537,5 +552,6 @@ const sm_module sm_mod_blocking = {
     .name = "blocking", .spec = "XEP-0191 Blocking Command", .features = block_features,
     .iq = block_routes, .stop = block_stop, .priority = 10,
     .from_session = block_from_session, .to_user = block_to_user,
+    .to_remote = block_to_remote,
     .session_opened = block_session_opened, .session_closed = block_session_closed,
 };

@@ -35,6 +35,9 @@ struct sm_module {
     sm_verdict (*from_session)(sm_session *s, xs_elem *st);
     /* A stanza for user u (borrowed), before the default delivery. */
     sm_verdict (*to_user)(sm_user *u, xs_elem *st);
+    /* A stanza sm sends to another domain (borrowed): presence broadcasts,
+     * probes, subscriptions and client stanzas that passed from_session. */
+    sm_verdict (*to_remote)(sm_server *sm, xs_elem *st);
     void (*session_opened)(sm_session *s);
     void (*session_closed)(sm_session *s);
 };

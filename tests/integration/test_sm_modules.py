@@ -223,6 +223,39 @@ def test_blocking_enforced(sm_suite):
     assert got.find(f"{{{NS_CLIENT}}}body").text == "again"
 
 
+def test_blocking_stops_presence_to_a_remote_contact(sm_suite):
+    """§3.3 also for a contact of another domain (here the component
+    comp1.localhost, reached through the router as a remote server is):
+    after the block it gets unavailable, then none of the user's presence,
+    until the unblock."""
+    r, c = sm_suite()
+    x = r.attach("comp1.localhost", "secret-one")
+    remote, a = "x@comp1.localhost", A + "/phone"
+    c.start(a)
+    c.send(a, "<presence><priority>1</priority></presence>")
+    x.send(f"<presence xmlns='jabber:component:accept' from='{remote}/r' to='{A}' "
+           "type='subscribe'/>")
+    c.recv_stanza(a, "presence", lambda i: i.get("type") == "subscribe")
+    c.send(a, f"<presence to='{remote}' type='subscribed'/>")
+
+    def from_alice(ptype):
+        return lambda e: (e.name == "presence" and e.get("to", "").startswith(remote)
+                          and e.get("from", "").startswith(A) and e.get("type") == ptype)
+    x.recv_until(from_alice("subscribed"), 10)
+    x.recv_until(from_alice(None), 10)          # her presence, before the block
+    r_, _ = block_cmd(c, a, "block", [remote])
+    assert r_.get("type") == "result"
+    x.recv_until(from_alice("unavailable"), 10)
+    c.send(a, "<presence><show>away</show></presence>")
+    deadline = time.monotonic() + 1.0
+    while time.monotonic() < deadline:
+        for e in x.poll(0.05):
+            assert not from_alice(None)(e), f"presence reached the blocked contact: {e!r}"
+    r_, _ = block_cmd(c, a, "unblock", [remote])
+    assert r_.get("type") == "result"
+    x.recv_until(from_alice(None), 10)
+
+
 def test_blocking_holds_while_offline(sm_suite):
     _, c = sm_suite()
     a, b = A + "/phone", B + "/desk"
