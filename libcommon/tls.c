@@ -155,7 +155,8 @@ int tls_ctx_new(const tls_ctx_opts *opts, tls_ctx **out, char *err,
     }
     /* A client always loads trust so that tls_session_peer_verified() means
      * something; a server only when it asks for client certificates. */
-    if (xe == 0 && (!opts->is_server || opts->verify_peer || opts->ca_file))
+    if (xe == 0 &&
+        (!opts->is_server || opts->verify_peer || opts->ca_file || opts->request_peer))
         xe = tls_ctx_load_trust(ctx, opts, err, errlen);
     if (xe != 0) {
         tls_ctx_release(ctx);

@@ -25,6 +25,10 @@ typedef struct tls_ctx_opts {
      * A server without verify_peer but with ca_file asks for a certificate
      * without requiring one; tls_session_peer_verified() says if it verified. */
     bool verify_peer;
+    /* Server: ask for a client certificate without requiring one, checked
+     * against ca_file or, without it, the system store (as ca_file alone
+     * does with its file). */
+    bool request_peer;
     const char *priorities;              /* gnutls priority string; NULL: a safe default */
 } tls_ctx_opts;
 

@@ -69,23 +69,112 @@ static int config_certificate(const cfg *c, const cfg_node *n, s2s_config *out,
                               cfg_diag *d)
 {
     static const char *const attrs[] = { "domain", "cert", "key", NULL };
-    const char *cert, *key;
+    const char *cert, *key, *domain = cfg_attr(n, "domain");
     if (cfg_check_attrs(n, attrs, d) < 0 || cfg_required(n, "cert", &cert, d) < 0 ||
         cfg_required(n, "key", &key, d) < 0)
         return XE_CONFIG;
+    char *dom = NULL;
+    if (domain && jid_domain_normalize(domain, &dom) < 0)
+        return cfg_error(d, n, "\"%s\" is not a valid domain", domain);
     char *cert_path = cfg_resolve_path(c, cert), *key_path = cfg_resolve_path(c, key);
     char err[512];
     int rc;
     if (!out->tls) {
-        tls_ctx_opts o = { .is_server = true, .cert_file = cert_path, .key_file = key_path };
+        /* Client certificates are asked for, never required: a peer without
+         * one (or with one that does not verify) can still use dialback. */
+        tls_ctx_opts o = {
+            .is_server = true, .cert_file = cert_path, .key_file = key_path,
+            .ca_file = out->ca_file, .request_peer = true,
+        };
         rc = tls_ctx_new(&o, &out->tls, err, sizeof err);
     } else {
         rc = tls_ctx_add_cert(out->tls, cert_path, key_path, err, sizeof err);
     }
+    /* The same pair is our client certificate on outgoing streams. */
+    tls_ctx *client = NULL;
+    if (rc == 0) {
+        tls_ctx_opts o = {
+            .cert_file = cert_path, .key_file = key_path, .ca_file = out->ca_file,
+        };
+        rc = tls_ctx_new(&o, &client, err, sizeof err);
+    }
     free(cert_path);
     free(key_path);
-    if (rc < 0)
+    if (rc < 0) {
+        free(dom);
         return cfg_error(d, n, "%s", err);
+    }
+    out->client_tls = xrealloc(out->client_tls, (out->n_client_tls + 1) * sizeof *out->client_tls);
+    out->client_tls[out->n_client_tls++] = (s2s_client_tls){ .domain = dom, .tls = client };
+    return 0;
+}
+
+static const char *const s2s_policy_names[] = { "dialback", "certificate", "deny" };
+
+const char *s2s_policy_name(s2s_auth_policy p)
+{
+    return s2s_policy_names[p];
+}
+
+/* <remote domain="example.org|*" auth="certificate|dialback|deny"/> */
+static int config_remote(const cfg_node *n, s2s_config *out, bool *has_default, cfg_diag *d)
+{
+    static const char *const attrs[] = { "domain", "auth", NULL };
+    const char *domain, *auth;
+    if (cfg_check_attrs(n, attrs, d) < 0 || cfg_required(n, "domain", &domain, d) < 0 ||
+        cfg_required(n, "auth", &auth, d) < 0)
+        return XE_CONFIG;
+    size_t p = 0;
+    while (p < 3 && strcmp(s2s_policy_names[p], auth) != 0)
+        p++;
+    if (p == 3)
+        return cfg_error(d, n, "auth=\"%s\" is not certificate, dialback or deny", auth);
+    if (strcmp(domain, "*") == 0) {
+        if (*has_default)
+            return cfg_error(d, n, "a second <remote domain=\"*\">");
+        *has_default = true;
+        out->default_auth = (s2s_auth_policy)p;
+        return 0;
+    }
+    char *dom;
+    if (jid_domain_normalize(domain, &dom) < 0)
+        return cfg_error(d, n, "\"%s\" is not a valid domain", domain);
+    for (size_t i = 0; i < out->n_remotes; i++)
+        if (strcmp(out->remotes[i].domain, dom) == 0) {
+            free(dom);
+            return cfg_error(d, n, "a second <remote> for \"%s\"", domain);
+        }
+    out->remotes = xrealloc(out->remotes, (out->n_remotes + 1) * sizeof *out->remotes);
+    out->remotes[out->n_remotes++] = (s2s_remote){ .domain = dom, .auth = (s2s_auth_policy)p };
+    return 0;
+}
+
+/* <tls required= ca-file=/>, read before the certificates that use it. */
+static int config_tls(const cfg *c, const cfg_node *sec, s2s_config *out, cfg_diag *d)
+{
+    static const char *const tls_attrs[] = { "required", "ca-file", NULL };
+    const cfg_node *n = cfg_child(sec, "tls");
+    out->tls_required = true;
+    if (!n)
+        return 0;
+    if (cfg_next(n))
+        return cfg_error(d, cfg_next(n), "a second <tls>");
+    if (cfg_check_attrs(n, tls_attrs, d) < 0 ||
+        cfg_bool(n, "required", true, &out->tls_required, d) < 0)
+        return XE_CONFIG;
+    const char *ca = cfg_attr(n, "ca-file");
+    if (ca && !ca[0])
+        return cfg_error(d, n, "ca-file is empty");
+    if (ca) {
+        out->ca_file = cfg_resolve_path(c, ca);
+        /* Loaded here once to report a bad file at its line. */
+        tls_ctx *probe;
+        char err[512];
+        tls_ctx_opts o = { .ca_file = out->ca_file };
+        if (tls_ctx_new(&o, &probe, err, sizeof err) < 0)
+            return cfg_error(d, n, "%s", err);
+        tls_ctx_free(probe);
+    }
     return 0;
 }
 
@@ -157,9 +246,10 @@ int s2s_config_load(const cfg *c, s2s_config *out, cfg_diag *d)
     if (!sec)
         return cfg_error(d, cfg_root(c), "the config has no <s2s> section");
     static const char *const attrs[] = { NULL };
-    if (cfg_check_attrs(sec, attrs, d) < 0 || config_domains(c, out, d) < 0)
+    bool has_default = false;
+    if (cfg_check_attrs(sec, attrs, d) < 0 || config_domains(c, out, d) < 0 ||
+        config_tls(c, sec, out, d) < 0)
         goto fail;
-    out->tls_required = true;
     for (const cfg_node *n = cfg_first(sec); n; n = cfg_sibling(n)) {
         const char *name = cfg_name(n);
         int rc = 0;
@@ -169,11 +259,8 @@ int s2s_config_load(const cfg *c, s2s_config *out, cfg_diag *d)
             rc = config_certificate(c, n, out, d);
         } else if (strcmp(name, "host") == 0) {
             rc = config_host(n, out, d);
-        } else if (strcmp(name, "tls") == 0) {
-            static const char *const tls_attrs[] = { "required", NULL };
-            rc = cfg_check_attrs(n, tls_attrs, d);
-            if (rc == 0)
-                rc = cfg_bool(n, "required", true, &out->tls_required, d);
+        } else if (strcmp(name, "remote") == 0) {
+            rc = config_remote(n, out, &has_default, d);
         } else if (strcmp(name, "dialback") == 0) {
             static const char *const db_attrs[] = { "secret", NULL };
             const char *secret;
@@ -186,7 +273,8 @@ int s2s_config_load(const cfg *c, s2s_config *out, cfg_diag *d)
                 free(out->secret);
                 out->secret = xstrdup(secret);
             }
-        } else if (strcmp(name, "connect") != 0 && strcmp(name, "limits") != 0) {
+        } else if (strcmp(name, "connect") != 0 && strcmp(name, "limits") != 0 &&
+                   strcmp(name, "tls") != 0) {
             rc = cfg_error(d, n, "unknown element <%s>", name);
         }
         if (rc < 0)
@@ -205,7 +293,7 @@ int s2s_config_load(const cfg *c, s2s_config *out, cfg_diag *d)
     if (config_limits(cfg_child(sec, "limits"), &out->limits, d) < 0)
         goto fail;
     char err[512];
-    tls_ctx_opts copts = { .is_server = false };
+    tls_ctx_opts copts = { .is_server = false, .ca_file = out->ca_file };
     if (tls_ctx_new(&copts, &out->tls_client, err, sizeof err) < 0) {
         cfg_error(d, sec, "the TLS client context: %s", err);
         goto fail;
@@ -235,6 +323,15 @@ void s2s_config_close(s2s_config *conf)
     free(conf->hosts);
     tls_ctx_free(conf->tls);
     tls_ctx_free(conf->tls_client);
+    for (size_t i = 0; i < conf->n_client_tls; i++) {
+        free(conf->client_tls[i].domain);
+        tls_ctx_free(conf->client_tls[i].tls);
+    }
+    free(conf->client_tls);
+    for (size_t i = 0; i < conf->n_remotes; i++)
+        free(conf->remotes[i].domain);
+    free(conf->remotes);
+    free(conf->ca_file);
     free(conf->secret);
     component_link_cfg_close(&conf->link);
     memset(conf, 0, sizeof *conf);
@@ -254,4 +351,25 @@ const s2s_host *s2s_host_for(const s2s *s, const char *domain)
         if (strcmp(s->config.hosts[i].domain, domain) == 0)
             return &s->config.hosts[i];
     return NULL;
+}
+
+s2s_auth_policy s2s_policy_for(const s2s *s, const char *domain)
+{
+    for (size_t i = 0; domain && i < s->config.n_remotes; i++)
+        if (strcmp(s->config.remotes[i].domain, domain) == 0)
+            return s->config.remotes[i].auth;
+    return s->config.default_auth;
+}
+
+tls_ctx *s2s_client_tls_for(const s2s *s, const char *local)
+{
+    tls_ctx *any = NULL;
+    for (size_t i = 0; i < s->config.n_client_tls; i++) {
+        const s2s_client_tls *ct = &s->config.client_tls[i];
+        if (ct->domain && local && strcmp(ct->domain, local) == 0)
+            return ct->tls;
+        if (!ct->domain && !any)
+            any = ct->tls;
+    }
+    return any ? any : s->config.tls_client;
 }

@@ -182,7 +182,7 @@ void s2s_dialback_out(s2s_conn *cn, xs_elem *st)
         if (cn->state != S2S_AUTHING)
             return;
         if (strcmp(type, "valid") == 0) {
-            s2s_out_ready(cn);
+            s2s_out_ready(cn, "dialback");
             return;
         }
         char why[96];
@@ -234,6 +234,31 @@ static void dialback_in_result(s2s_conn *cn, xs_elem *st)
     if (!from || !key[0]) {
         log_warn(cn->who, "db:result without a valid from or key; closing with invalid-from");
         s2s_conn_close(cn, XS_STREAM_INVALID_FROM, NULL);
+        goto done;
+    }
+    s2s_auth_policy pol = s2s_policy_for(s, from);
+    if (pol == S2S_AUTH_DENY) {
+        log_warn(cn->who, "db:result from %s, which policy denies; closing with "
+                          "policy-violation", from);
+        s2s_conn_close(cn, XS_STREAM_POLICY_VIOLATION, "federation with your domain is "
+                                                       "not allowed");
+        goto done;
+    }
+    if (pol == S2S_AUTH_CERTIFICATE) {
+        /* XEP-0220 §2.4: an error result; the stream has nothing else. */
+        buf out;
+        buf_init(&out);
+        buf_append_str(&out, "<db:result");
+        dialback_append_attr(&out, "from", to);
+        dialback_append_attr(&out, "to", from);
+        buf_append_str(&out, " type='error'><error type='auth'><not-authorized xmlns='"
+                             XS_NS_STANZAS "'/></error></db:result>");
+        s2s_conn_send(cn, buf_data(&out), buf_len(&out));
+        buf_close(&out);
+        log_warn(cn->who, "db:result from %s, which must authenticate with a certificate; "
+                          "refused", from);
+        if (cn->n_authed == 0 && cn->n_verifying == 0)
+            s2s_conn_close(cn, XS_STREAM_NOT_AUTHORIZED, "a certificate is required");
         goto done;
     }
     if (cn->n_verifying >= S2S_MAX_VERIFYING) {

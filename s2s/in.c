@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <gnutls/gnutls.h>
 
 #include "libcommon/alloc.h"
 #include "libcommon/envelope.h"
@@ -103,7 +104,29 @@ void s2s_in_add_authed(s2s_conn *cn, const char *remote, const char *local)
     cn->deadline_ms = 0;
 }
 
+bool s2s_conn_cert_names(const s2s_conn *cn, const char *domain)
+{
+    tls_session *t = cn->net ? net_conn_tls(cn->net) : NULL;
+    return t && domain && tls_session_peer_verified(t) && tls_session_peer_has_name(t, domain);
+}
+
+static const char *conn_tls_version(const s2s_conn *cn)
+{
+    tls_session *t = cn->net ? net_conn_tls(cn->net) : NULL;
+    const char *v = t ? tls_session_version(t) : NULL;
+    return v ? v : "without TLS";
+}
+
 /* --- incoming streams --------------------------------------------------- */
+
+/* XEP-0178 §3: EXTERNAL is offered when the certificate names the domain
+ * of the stream header's from, which is not authenticated yet. */
+static bool in_can_external(const s2s_conn *cn)
+{
+    return cn->remote && !s2s_in_is_authed(cn, cn->remote, cn->local) &&
+           s2s_policy_for(cn->srv, cn->remote) != S2S_AUTH_DENY &&
+           s2s_conn_cert_names(cn, cn->remote);
+}
 
 static void in_send_features(s2s_conn *cn)
 {
@@ -118,8 +141,13 @@ static void in_send_features(s2s_conn *cn)
             buf_append_str(&out, "<required/>");
         buf_append_str(&out, "</starttls>");
     }
-    /* XEP-0220 §2.3: dialback is offered once TLS is done, if TLS is due. */
-    if (has_tls || !s->config.tls_required)
+    if (has_tls && in_can_external(cn))
+        buf_append_str(&out, "<mechanisms xmlns='" XS_NS_SASL "'><mechanism>EXTERNAL"
+                             "</mechanism></mechanisms>");
+    /* XEP-0220 §2.3: dialback is offered once TLS is done, if TLS is due,
+     * and not to a domain whose policy wants a certificate. */
+    bool is_db_allowed = !cn->remote || s2s_policy_for(s, cn->remote) == S2S_AUTH_DIALBACK;
+    if ((has_tls || !s->config.tls_required) && is_db_allowed)
         buf_append_str(&out, "<dialback xmlns='" S2S_NS_DIALBACK_FEATURE "'><errors/></dialback>");
     buf_append_str(&out, "</stream:features>");
     s2s_conn_send(cn, buf_data(&out), buf_len(&out));
@@ -143,6 +171,12 @@ static void in_on_open(s2s_conn *cn, xs_elem *header)
         s2s_conn_set_who(cn);
     }
     free(dom);
+    dom = NULL;
+    const char *from = xs_attr(header, "from");
+    free(cn->remote);
+    cn->remote = NULL;
+    if (from && jid_domain_normalize(from, &dom) == 0)
+        cn->remote = dom;
     s2s_new_stream_id(cn->stream_id);
     s2s_conn_send_header(cn);
     if (strcmp(xs_name(header), "stream") != 0 || strcmp(xs_ns(header), XS_NS_STREAMS) != 0) {
@@ -170,8 +204,71 @@ static void in_on_open(s2s_conn *cn, xs_elem *header)
         s2s_conn_close(cn, XS_STREAM_UNSUPPORTED_VERSION, "version 1.0 is required");
         return;
     }
+    if (cn->remote && s2s_policy_for(s, cn->remote) == S2S_AUTH_DENY) {
+        log_warn(cn->who, "a stream from %s, which policy denies; closing with "
+                          "policy-violation", cn->remote);
+        s2s_conn_close(cn, XS_STREAM_POLICY_VIOLATION, "federation with your domain is "
+                                                       "not allowed");
+        return;
+    }
     cn->state = S2S_OPEN;
     in_send_features(cn);
+}
+
+static void in_sasl_failure(s2s_conn *cn, const char *cond, const char *why)
+{
+    char *msg = xasprintf("<failure xmlns='" XS_NS_SASL "'><%s/></failure>", cond);
+    s2s_conn_send_str(cn, msg);
+    free(msg);
+    log_warn(cn->who, "SASL EXTERNAL refused (%s): %s", cond, why);
+}
+
+/* <auth mechanism='EXTERNAL'>: RFC 6120 §6.4, XEP-0178 §3. The authzid is
+ * the originating domain (base64), empty or '='; the certificate must name
+ * the domain of the stream header's from. */
+static void in_sasl_auth(s2s_conn *cn, xs_elem *st)
+{
+    const char *mech = xs_attr(st, "mechanism"), *text = xs_text(st);
+    if (!mech || strcmp(mech, "EXTERNAL") != 0) {
+        in_sasl_failure(cn, "invalid-mechanism", "only EXTERNAL is offered");
+        return;
+    }
+    if (!in_can_external(cn)) {
+        in_sasl_failure(cn, "not-authorized", cn->remote && s2s_in_is_authed(cn, cn->remote,
+                                                                             cn->local)
+                                                  ? "already authenticated"
+                                                  : "no valid certificate for the stream's from");
+        return;
+    }
+    char *authzid = NULL;
+    if (text[0] && strcmp(text, "=") != 0) {
+        gnutls_datum_t in = { (unsigned char *)(uintptr_t)text, (unsigned)strlen(text) };
+        gnutls_datum_t outd = { NULL, 0 };
+        if (gnutls_base64_decode2(&in, &outd) < 0) {
+            in_sasl_failure(cn, "incorrect-encoding", "the authzid is not base64");
+            return;
+        }
+        char *raw = xstrndup((const char *)outd.data, outd.size);
+        gnutls_free(outd.data);
+        if (strlen(raw) != outd.size || jid_domain_normalize(raw, &authzid) < 0 ||
+            strcmp(authzid, cn->remote) != 0) {
+            char esc[128];
+            in_sasl_failure(cn, "invalid-authzid", log_escape(raw, strlen(raw), esc, sizeof esc));
+            free(raw);
+            free(authzid);
+            return;
+        }
+        free(raw);
+        free(authzid);
+    }
+    s2s_conn_send_str(cn, "<success xmlns='" XS_NS_SASL "'/>");
+    s2s_in_add_authed(cn, cn->remote, cn->local);
+    log_info(cn->who, "authenticated %s -> %s with SASL EXTERNAL, %s", cn->remote, cn->local,
+             conn_tls_version(cn));
+    /* RFC 6120 §6.4.6: both sides restart the stream. */
+    cn->state = S2S_OPENING;
+    cn->has_header_sent = false;
+    xstream_reset(cn->xs);
 }
 
 static void in_starttls(s2s_conn *cn)
@@ -278,6 +375,10 @@ static void in_on_stanza(s2s_conn *cn, xs_elem *st, const char *raw, size_t len)
         s2s_dialback_in(cn, st);
         return;
     }
+    if (strcmp(ns, XS_NS_SASL) == 0 && strcmp(name, "auth") == 0) {
+        in_sasl_auth(cn, st);
+        return;
+    }
     if (!is_stanza_name(name) || strcmp(ns, XS_NS_SERVER) != 0) {
         s2s_conn_close(cn, XS_STREAM_UNSUPPORTED_STANZA_TYPE, NULL);
         return;
@@ -382,8 +483,9 @@ static void conn_on_tls_ready(net_conn *c)
     s2s_conn *cn = net_conn_data(c);
     tls_session *t = net_conn_tls(c);
     const char *sni = t && !cn->is_out ? tls_session_sni(t) : NULL;
-    log_info(cn->who, "TLS established: %s%s%s", t ? tls_session_version(t) : "?",
-             sni ? ", SNI " : "", sni ? sni : "");
+    log_info(cn->who, "TLS established: %s%s%s, peer certificate %s",
+             t ? tls_session_version(t) : "?", sni ? ", SNI " : "", sni ? sni : "",
+             t && tls_session_peer_verified(t) ? "verified" : "absent or not verified");
     if (cn->is_out) {
         s2s_out_on_tls_ready(cn);
     } else if (cn->state == S2S_TLS) {

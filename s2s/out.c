@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <gnutls/gnutls.h>
 
 #include "libcommon/alloc.h"
 #include "libcommon/envelope.h"
@@ -231,16 +232,64 @@ void s2s_out_on_open(s2s_conn *cn, xs_elem *header)
     cn->state = S2S_OPEN;
 }
 
+static bool out_offers_external(xs_elem *features)
+{
+    xs_elem *mechs = xs_child(features, "mechanisms", XS_NS_SASL);
+    for (xs_elem *m = mechs ? xs_first(mechs) : NULL; m; m = xs_next(m))
+        if (strcmp(xs_name(m), "mechanism") == 0 && strcmp(xs_text(m), "EXTERNAL") == 0)
+            return true;
+    return false;
+}
+
+/* XEP-0178 §3: EXTERNAL with our domain as the authzid (base64). */
+static void out_sasl_start(s2s_conn *cn)
+{
+    gnutls_datum_t in = { (unsigned char *)cn->local, (unsigned)strlen(cn->local) };
+    gnutls_datum_t b64 = { NULL, 0 };
+    if (gnutls_base64_encode2(&in, &b64) < 0) {
+        s2s_conn_close(cn, -1, "out of memory");
+        return;
+    }
+    buf out;
+    buf_init(&out);
+    buf_append_str(&out, "<auth xmlns='" XS_NS_SASL "' mechanism='EXTERNAL'>");
+    buf_append(&out, (const char *)b64.data, b64.size);
+    buf_append_str(&out, "</auth>");
+    gnutls_free(b64.data);
+    s2s_conn_send(cn, buf_data(&out), buf_len(&out));
+    buf_close(&out);
+    cn->state = S2S_SASL;
+    log_info(cn->who, "trying SASL EXTERNAL");
+}
+
 static void out_on_features(s2s_conn *cn, xs_elem *features)
 {
     s2s *s = cn->srv;
     bool has_tls = net_conn_is_tls(cn->net);
+    if (cn->is_sasl_done) {
+        s2s_out_ready(cn, "SASL EXTERNAL");
+        return;
+    }
     if (!has_tls && xs_child(features, "starttls", XS_NS_TLS)) {
         s2s_conn_send_str(cn, "<starttls xmlns='" XS_NS_TLS "'/>");
         return;
     }
     if (!has_tls && s->config.tls_required) {
         s2s_conn_close(cn, XS_STREAM_POLICY_VIOLATION, "TLS is required and not offered");
+        return;
+    }
+    /* XEP-0178: both certificates count; the peer offers EXTERNAL only if
+     * ours verified, and we use it only if theirs names their domain. */
+    bool is_cert_ok = s2s_conn_cert_names(cn, cn->remote);
+    if (has_tls && is_cert_ok && out_offers_external(features)) {
+        out_sasl_start(cn);
+        return;
+    }
+    if (s2s_policy_for(s, cn->remote) == S2S_AUTH_CERTIFICATE) {
+        s2s_conn_close(cn, -1, !is_cert_ok ? "policy wants a certificate, and the remote "
+                                             "server's does not verify"
+                                           : "policy wants a certificate, and the remote "
+                                             "server does not offer SASL EXTERNAL");
         return;
     }
     /* XEP-0220 §2.3: servers that do not announce dialback may still do it. */
@@ -272,11 +321,31 @@ void s2s_out_on_stanza(s2s_conn *cn, xs_elem *st, const char *raw, size_t len)
         cn->state = S2S_TLS;
         cn->has_header_sent = false;
         xstream_reset(cn->xs);
-        net_conn_start_tls(cn->net, cn->srv->config.tls_client, cn->remote);
+        net_conn_start_tls(cn->net, s2s_client_tls_for(cn->srv, cn->local), cn->remote);
         return;
     }
     if (strcmp(ns, XS_NS_TLS) == 0) {
         s2s_conn_close(cn, -1, "the remote server refused STARTTLS");
+        return;
+    }
+    if (strcmp(ns, XS_NS_SASL) == 0 && cn->state == S2S_SASL) {
+        if (strcmp(name, "success") == 0) {
+            /* RFC 6120 §6.4.6: a new stream over the same TLS. */
+            cn->is_sasl_done = true;
+            cn->state = S2S_OPENING;
+            cn->has_header_sent = false;
+            xstream_reset(cn->xs);
+            s2s_conn_send_header(cn);
+            return;
+        }
+        xs_elem *c = xs_first(st);
+        log_warn(cn->who, "SASL EXTERNAL failed (%s)", c ? xs_name(c) : "?");
+        cn->state = S2S_OPEN;
+        if (s2s_policy_for(cn->srv, cn->remote) == S2S_AUTH_CERTIFICATE) {
+            s2s_conn_close(cn, -1, "SASL EXTERNAL failed and policy wants a certificate");
+            return;
+        }
+        s2s_dialback_start(cn);
         return;
     }
     if (strcmp(ns, S2S_NS_DIALBACK) == 0) {
@@ -290,17 +359,20 @@ void s2s_out_on_tls_ready(s2s_conn *cn)
 {
     if (cn->state != S2S_TLS)
         return;
+    log_info(cn->who, "the certificate of %s %s", cn->remote,
+             s2s_conn_cert_names(cn, cn->remote) ? "verifies" : "does not verify for it");
     cn->state = S2S_OPENING;
     s2s_conn_send_header(cn);
 }
 
-void s2s_out_ready(s2s_conn *cn)
+void s2s_out_ready(s2s_conn *cn, const char *method)
 {
     tls_session *t = cn->net ? net_conn_tls(cn->net) : NULL;
+    const char *ver = t ? tls_session_version(t) : NULL;
     cn->state = S2S_READY;
     cn->deadline_ms = 0;
-    log_info(cn->who, "authenticated to %s with dialback, %s; sending %zu queued byte(s)",
-             cn->remote, t ? tls_session_version(t) : "without TLS", cn->queued_bytes);
+    log_info(cn->who, "authenticated to %s with %s, %s; sending %zu queued byte(s)",
+             cn->remote, method, ver ? ver : "without TLS", cn->queued_bytes);
     for (s2s_pending *p = cn->queue, *next; p; p = next) {
         next = p->next;
         s2s_conn_send(cn, p->data, p->len);
@@ -309,6 +381,7 @@ void s2s_out_ready(s2s_conn *cn)
     cn->queue = cn->queue_tail = NULL;
     cn->queued_bytes = 0;
     cn->last_ms = net_now_ms();
+    s2s_dialback_flush_verifies(cn);
 }
 
 /* --- stanzas from the router -------------------------------------------- */
@@ -346,6 +419,15 @@ void s2s_out_route(s2s *s, xs_elem *st, const char *raw, size_t len)
     /* The jabber:server stream's namespace replaces the component one. */
     if (!envelope_stamp(&out, raw, len, NULL, from))
         goto done;
+    if (s2s_policy_for(s, tdom) == S2S_AUTH_DENY) {
+        /* RFC 6120 §8.3.3.9: a local policy forbids it; not-allowed says so
+         * without claiming the remote server does not exist. */
+        log_info("s2s", "a <%s/> to %s, which policy denies; returned with not-allowed", name,
+                 tdom);
+        out_bounce(s, buf_data(&out), buf_len(&out), XS_NOT_ALLOWED,
+                   "federation with this domain is not allowed");
+        goto done;
+    }
     s2s_conn *cn = s2s_out_get(s, fdom, tdom, true);
     cn->last_ms = net_now_ms();
     if (cn->state == S2S_READY) {

@@ -46,6 +46,25 @@ typedef struct s2s_host {
     int port;
 } s2s_host;
 
+/* What a remote domain must do to be talked to (<remote auth=.../>). */
+typedef enum {
+    S2S_AUTH_DIALBACK,       /* SASL EXTERNAL with a valid certificate, else dialback */
+    S2S_AUTH_CERTIFICATE,    /* only SASL EXTERNAL with a valid certificate */
+    S2S_AUTH_DENY,           /* no federation at all */
+} s2s_auth_policy;
+
+typedef struct s2s_remote {
+    char *domain;
+    s2s_auth_policy auth;
+} s2s_remote;
+
+/* The client side of outgoing TLS for one local domain: its certificate is
+ * presented to the peer (SASL EXTERNAL, XEP-0178). domain NULL: any. */
+typedef struct s2s_client_tls {
+    char *domain;
+    tls_ctx *tls;
+} s2s_client_tls;
+
 typedef struct s2s_config {
     char **domains;                      /* normalized served domains */
     size_t n_domains;
@@ -54,8 +73,14 @@ typedef struct s2s_config {
     s2s_host *hosts;
     size_t n_hosts;
     tls_ctx *tls;                        /* server side: every <certificate> */
-    tls_ctx *tls_client;                 /* outgoing STARTTLS */
+    tls_ctx *tls_client;                 /* outgoing STARTTLS, without a certificate */
+    s2s_client_tls *client_tls;          /* outgoing STARTTLS, per local domain */
+    size_t n_client_tls;
+    char *ca_file;                       /* <tls ca-file>; NULL: the system store */
     bool tls_required;
+    s2s_remote *remotes;                 /* <remote domain= auth=/> */
+    size_t n_remotes;
+    s2s_auth_policy default_auth;        /* <remote domain='*'>, else dialback */
     char *secret;                        /* the dialback secret */
     bool is_secret_generated;
     s2s_limits limits;
@@ -85,6 +110,7 @@ typedef enum {
     S2S_OPENING,             /* waiting for the peer's stream header */
     S2S_OPEN,                /* headers exchanged, negotiating */
     S2S_TLS,                 /* <proceed/>: TLS handshake under way */
+    S2S_SASL,                /* out: our SASL EXTERNAL <auth/> is sent */
     S2S_AUTHING,             /* out: our db:result is sent */
     S2S_READY,               /* out: authenticated, stanzas flow */
     S2S_CLOSING,
@@ -118,7 +144,7 @@ struct s2s_conn {
     char stream_id[65];                  /* in: ours; out: the peer's */
     bool has_header_sent;
     char *local;                         /* our domain on this stream */
-    char *remote;                        /* out: the peer's domain */
+    char *remote;                        /* out: the peer's domain; in: the header's from */
     uint64_t deadline_ms;                /* handshake deadline, 0: none */
     uint64_t last_ms;                    /* last traffic, for idle */
     rate rl;
@@ -136,6 +162,7 @@ struct s2s_conn {
     char **candidates;                   /* "HOST:PORT" to try in order */
     size_t n_candidates, next_candidate;
     bool is_started, is_resolving, is_connecting;
+    bool is_sasl_done;                   /* out: SASL EXTERNAL succeeded, stream restarted */
     s2s_resolve_fn *resolve_cb;
     uv_getaddrinfo_t gai;
     unsigned n_verifying;                /* in: db:result being checked */
@@ -148,6 +175,11 @@ void s2s_config_close(s2s_config *conf);
 bool s2s_serves(const s2s *s, const char *domain);
 /* The <host> override for domain, or NULL. */
 const s2s_host *s2s_host_for(const s2s *s, const char *domain);
+/* The <remote> policy for a remote domain (the default when none names it). */
+s2s_auth_policy s2s_policy_for(const s2s *s, const char *domain);
+const char *s2s_policy_name(s2s_auth_policy p);
+/* The TLS client context for streams from local (with its certificate). */
+tls_ctx *s2s_client_tls_for(const s2s *s, const char *local);
 
 /* in.c: connections of both directions and the incoming streams. */
 int s2s_listen_all(s2s *s);                          /* 0 or a UV_E* code */
@@ -168,6 +200,8 @@ s2s_conn *s2s_conn_by_id(s2s *s, uint64_t id);
 void s2s_new_stream_id(char out[33]);
 void s2s_shutdown(s2s *s);                           /* SIGTERM */
 bool s2s_in_is_authed(const s2s_conn *cn, const char *remote, const char *local);
+/* Does the peer's certificate verify and name domain (RFC 6125, XEP-0178)? */
+bool s2s_conn_cert_names(const s2s_conn *cn, const char *domain);
 void s2s_in_add_authed(s2s_conn *cn, const char *remote, const char *local);
 
 /* out.c: outgoing streams. */
@@ -180,8 +214,9 @@ void s2s_out_start(s2s_conn *cn);
 void s2s_out_on_open(s2s_conn *cn, xs_elem *header);
 void s2s_out_on_stanza(s2s_conn *cn, xs_elem *st, const char *raw, size_t len);
 void s2s_out_on_tls_ready(s2s_conn *cn);
-/* Dialback said valid: queued stanzas go out. */
-void s2s_out_ready(s2s_conn *cn);
+/* Authenticated (method: "dialback" or "SASL EXTERNAL"): queued stanzas
+ * and waiting db:verify elements go out. */
+void s2s_out_ready(s2s_conn *cn, const char *method);
 /* The stream cannot be (or stay) set up: every queued stanza goes back to
  * its sender with cond, every waiting verification fails. */
 void s2s_out_fail(s2s_conn *cn, xs_condition cond, const char *why);

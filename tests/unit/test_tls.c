@@ -483,6 +483,34 @@ START_TEST(server_with_ca_file_only_asks_for_a_client_certificate)
 }
 END_TEST
 
+START_TEST(server_with_request_peer_asks_without_requiring)
+{
+    static const enum client_cert which[] = {CLIENT_NO_CERT, CLIENT_ROGUE,
+                                             CLIENT_SIGNED};
+    /* With ca_file: as ca_file alone. Without: the system store, which does
+     * not know the test CA, so nothing verifies but every client connects. */
+    for (int with_ca = 0; with_ca < 2; with_ca++) {
+        tls_ctx *sctx = ctx_make(&(tls_ctx_opts){
+            .is_server = true,
+            .cert_file = certs.server_cert,
+            .key_file = certs.server_key,
+            .ca_file = with_ca ? certs.ca_cert : NULL,
+            .request_peer = true,
+        });
+        for (size_t i = 0; i < sizeof which / sizeof which[0]; i++) {
+            pair p;
+            pair_open(&p, client_ctx_with(which[i]), "localhost", sctx);
+            assert_connected(&p);
+            ck_assert(tls_session_peer_verified(p.server.s) ==
+                      (with_ca && which[i] == CLIENT_SIGNED));
+            pair_end(&p, false);
+            tls_ctx_free(p.cctx);
+        }
+        tls_ctx_free(sctx);
+    }
+}
+END_TEST
+
 START_TEST(data_sent_before_ready_is_delivered_after)
 {
     const char *prio = versions[_i].priorities;
@@ -1045,6 +1073,7 @@ Suite *unit_suite(void)
                         sizeof bindings / sizeof bindings[0]);
     tcase_add_test(memory, channel_bindings_differ_between_connections);
     tcase_add_test(memory, channel_binding_needs_a_finished_handshake);
+    tcase_add_test(memory, server_with_request_peer_asks_without_requiring);
     tcase_add_test(memory, bad_contexts_are_config_errors);
     suite_add_tcase(suite, memory);
 
