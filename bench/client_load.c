@@ -21,6 +21,7 @@
 #include <string.h>
 #include <uv.h>
 
+#include "bench/client_pairs.h"
 #include "bench/frame.h"
 #include "bench/hist.h"
 
@@ -66,15 +67,17 @@ typedef struct client {
 
 typedef struct opts {
     const char *host, *domain, *password, *name, *pids;
-    int port;
+    const char *host2, *domain2; /* the second server (--port2) */
+    int port, port2;
     unsigned clients, concurrency, pairs, window, payload;
-    double idle_s, duration_s, timeout_s;
+    double idle_s, duration_s, timeout_s, warmup_s;
     bool is_verbose;
 } opts;
 
 static struct {
     uv_loop_t *loop;
     opts o;
+    bench_sides sides;
     client *cl;
     gnutls_certificate_credentials_t cred;
     phase ph;
@@ -355,6 +358,19 @@ static void client_fail(client *c, const char *fmt, ...)
 
 /* --- XMPP -------------------------------------------------------------- */
 
+static const char *client_domain(const client *c)
+{
+    unsigned user;
+    return sides_server(&g.sides, c->index, &user)->domain;
+}
+
+static unsigned client_user(const client *c)
+{
+    unsigned user;
+    sides_server(&g.sides, c->index, &user);
+    return user;
+}
+
 static void send_header(client *c)
 {
     char buf[256];
@@ -362,7 +378,7 @@ static void send_header(client *c)
              "<?xml version='1.0'?><stream:stream to='%s' version='1.0' "
              "xmlns='jabber:client' "
              "xmlns:stream='http://etherx.jabber.org/streams'>",
-             g.o.domain);
+             client_domain(c));
     c->has_open = false;
     send_str(c, buf);
 }
@@ -407,7 +423,7 @@ static void sasl_start(client *c)
     char out[512], b64[256];
     gnutls_rnd(GNUTLS_RND_NONCE, rnd, sizeof rnd);
     b64_encode(rnd, sizeof rnd, c->client_nonce);
-    snprintf(c->first_bare, sizeof c->first_bare, "n=u%u,r=%s", c->index,
+    snprintf(c->first_bare, sizeof c->first_bare, "n=u%u,r=%s", client_user(c),
              c->client_nonce);
     char first[128];
     int n = snprintf(first, sizeof first, "n,,%s", c->first_bare);
@@ -539,8 +555,8 @@ static bool tls_begin(client *c)
         return false;
     gnutls_set_default_priority(c->tls);
     gnutls_credentials_set(c->tls, GNUTLS_CRD_CERTIFICATE, g.cred);
-    gnutls_server_name_set(c->tls, GNUTLS_NAME_DNS, g.o.domain,
-                           strlen(g.o.domain));
+    const char *domain = client_domain(c);
+    gnutls_server_name_set(c->tls, GNUTLS_NAME_DNS, domain, strlen(domain));
     gnutls_transport_set_ptr(c->tls, c);
     gnutls_transport_set_push_function(c->tls, tls_push);
     gnutls_transport_set_pull_function(c->tls, tls_pull);
@@ -605,9 +621,9 @@ static void on_message(client *c, const frame *f)
     }
     s->seen[v[1]]++;
     g.msg_rx++;
-    if (now >= v[2])
+    if (now >= v[2] && v[2] >= g.t_msg0) /* not during the warmup */
         hist_add(&g.msg_h, now - v[2]);
-    if (g.ph == PH_MSG && now <= g.t_msg_end)
+    if (g.ph == PH_MSG && now >= g.t_msg0 && now <= g.t_msg_end)
         g.msg_rx_window++;
     unsigned refill = g.o.window > 1 ? g.o.window / 2 : 0;
     if (g.ph == PH_MSG && s->inflight <= refill)
@@ -826,7 +842,9 @@ static void on_connected(uv_connect_t *req, int status)
 static void client_start(client *c)
 {
     struct sockaddr_in addr;
-    uv_ip4_addr(g.o.host, g.o.port, &addr);
+    unsigned user;
+    const bench_server *srv = sides_server(&g.sides, c->index, &user);
+    uv_ip4_addr(srv->host, srv->port, &addr);
     c->t_start = uv_hrtime();
     c->state = ST_CONNECTING;
     uv_tcp_init(g.loop, &c->tcp);
@@ -853,6 +871,9 @@ static void msg_fill(client *c)
     char buf[65536];
     size_t len = 0;
     uint64_t now = uv_hrtime();
+    const client *to = &g.cl[c->peer];
+    unsigned to_user = client_user(to);
+    const char *to_domain = client_domain(to);
     while (c->inflight < g.o.window) {
         if (c->sent >= c->seen_cap) {
             size_t n = c->seen_cap ? c->seen_cap * 2 : 1024;
@@ -870,7 +891,8 @@ static void msg_fill(client *c)
         int n = snprintf(buf + len, sizeof buf - len,
                          "<message to='u%ld@%s/r' id='%x-%" PRIx64 "-%" PRIx64
                          "' type='chat'><body>%s</body></message>",
-                         c->peer, g.o.domain, c->index, c->sent, now, g.body);
+                         (long)to_user, to_domain, c->index, c->sent, now,
+                         g.body);
         len += (size_t)n;
         c->sent++;
         c->inflight++;
@@ -981,20 +1003,39 @@ static void idle_done(uv_timer_t *t)
     for (unsigned i = 0; i < g.o.clients; i++)
         if (g.cl[i].state == ST_READY)
             ready[nr++] = i;
-    for (unsigned k = 0; k < pairs && k + pairs < nr; k++) {
-        client *a = &g.cl[ready[k]], *b = &g.cl[ready[k + pairs]];
-        a->peer = b->index;
-        b->peer = a->index;
+    if (g.sides.is_cross) {
+        bool *is_ready = calloc(g.o.clients, sizeof *is_ready);
+        long *peer = malloc(sizeof *peer * g.o.clients);
+        if (!is_ready || !peer)
+            die(2, "out of memory");
+        for (unsigned k = 0; k < nr; k++)
+            is_ready[ready[k]] = true;
+        for (unsigned i = 0; i < g.o.clients; i++)
+            peer[i] = -1;
+        pairs = sides_pair(&g.sides, is_ready, g.o.pairs, peer);
+        for (unsigned i = 0; i < g.o.clients; i++)
+            g.cl[i].peer = peer[i];
+        free(is_ready);
+        free(peer);
+    } else {
+        for (unsigned k = 0; k < pairs && k + pairs < nr; k++) {
+            client *a = &g.cl[ready[k]], *b = &g.cl[ready[k + pairs]];
+            a->peer = b->index;
+            b->peer = a->index;
+        }
     }
     free(ready);
     if (!pairs || g.o.duration_s <= 0)
         return finish();
     g.ph = PH_MSG;
-    g.t_msg0 = uv_hrtime();
+    /* messages sent and received during the warmup are checked for loss
+       but count neither in the rate nor in the latency */
+    g.t_msg0 = uv_hrtime() + (uint64_t)(g.o.warmup_s * 1e9);
     g.t_msg_end = g.t_msg0 + (uint64_t)(g.o.duration_s * 1e9);
     for (unsigned i = 0; i < g.o.clients; i++)
         msg_fill(&g.cl[i]);
-    uv_timer_start(t, msg_done, (uint64_t)(g.o.duration_s * 1000), 0);
+    uv_timer_start(t, msg_done,
+                   (uint64_t)((g.o.warmup_s + g.o.duration_s) * 1000), 0);
 }
 
 static void on_guard(uv_timer_t *t)
@@ -1018,6 +1059,10 @@ static void usage(FILE *f)
         "  -H, --host ADDR        server IPv4 address [127.0.0.1]\n"
         "  -p, --port N           c2s port (STARTTLS) [5222]\n"
         "  -d, --domain NAME      users' domain [localhost]\n"
+        "      --port2 N          a second server: N clients log in to each,\n"
+        "                         pairs are uI@DOMAIN and uI@DOMAIN2\n"
+        "      --host2 ADDR       the second server's IPv4 address [--host]\n"
+        "      --domain2 NAME     its users' domain (required with --port2)\n"
         "  -P, --password PW      every user's password [pw]\n"
         "  -n, --clients N        clients u0..uN-1 [1000]\n"
         "  -c, --concurrency C    logins in flight at most [200]\n"
@@ -1026,6 +1071,8 @@ static void usage(FILE *f)
         "  -l, --payload BYTES    message body length [64]\n"
         "  -i, --idle S           idle seconds after login [3]\n"
         "  -D, --duration S       messaging seconds [10]\n"
+        "      --warmup S         messaging seconds before those, not\n"
+        "                         counted in rate and latency [0]\n"
         "  -t, --timeout S        login phase limit [120]\n"
         "      --pids LIST        server PIDs whose VmRSS to sum (1,2,3)\n"
         "      --name NAME        name= of the RESULT line [server]\n"
@@ -1059,6 +1106,10 @@ static void parse_opts(int argc, char **argv)
         {"timeout", required_argument, NULL, 't'},
         {"pids", required_argument, NULL, 1},
         {"name", required_argument, NULL, 2},
+        {"port2", required_argument, NULL, 3},
+        {"host2", required_argument, NULL, 4},
+        {"domain2", required_argument, NULL, 5},
+        {"warmup", required_argument, NULL, 6},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -1086,14 +1137,29 @@ static void parse_opts(int argc, char **argv)
         case 't': o->timeout_s = parse_num(optarg, "timeout"); break;
         case 1: o->pids = optarg; break;
         case 2: o->name = optarg; break;
+        case 3: o->port2 = (int)parse_num(optarg, "port2"); break;
+        case 4: o->host2 = optarg; break;
+        case 5: o->domain2 = optarg; break;
+        case 6: o->warmup_s = parse_num(optarg, "warmup"); break;
         case 'v': o->is_verbose = true; break;
         case 'h': usage(stdout); exit(0);
         default: usage(stderr); exit(1);
         }
     }
     if (optind != argc || !o->clients || !o->concurrency || !o->window ||
-        o->port <= 0 || o->port > 65535 || o->payload > 16384)
+        o->port <= 0 || o->port > 65535 || o->payload > 16384 ||
+        o->port2 > 65535 || (o->port2 > 0) != (o->domain2 != NULL))
         die(1, "bad arguments (see --help)");
+    bench_sides *s = &g.sides;
+    *s = (bench_sides){
+        .server = {{.host = o->host, .domain = o->domain, .port = o->port},
+                   {.host = o->host2 ? o->host2 : o->host,
+                    .domain = o->domain2, .port = o->port2}},
+        .per_side = o->clients,
+        .is_cross = o->port2 > 0,
+    };
+    if (s->is_cross)
+        o->clients *= 2; /* N per server */
 }
 
 int main(int argc, char **argv)
