@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* s2s/config.c: the served <domain>s and the <s2s> section: listeners,
  * certificates (one per domain, chosen by SNI), the TLS policy, the
- * dialback secret, static <host> addresses and the limits. */
+ * dialback secret, static <host> addresses, the DNS <resolver> and the
+ * limits. */
 #include <stdlib.h>
 #include <string.h>
+#include <ares.h>
 #include <uv.h>
 
 #include "libcommon/alloc.h"
@@ -201,6 +203,35 @@ static int config_host(const cfg_node *n, s2s_config *out, cfg_diag *d)
     return 0;
 }
 
+/* <resolver address="IP[:PORT][,IP[:PORT]...]"/>: the DNS servers to ask
+ * instead of those in resolv.conf. */
+static int config_resolver(const cfg_node *n, s2s_config *out, cfg_diag *d)
+{
+    static const char *const attrs[] = { "address", NULL };
+    const char *address;
+    if (cfg_check_attrs(n, attrs, d) < 0 || cfg_required(n, "address", &address, d) < 0)
+        return XE_CONFIG;
+    if (out->resolver)
+        return cfg_error(d, n, "a second <resolver>");
+    /* c-ares parses it here once, so that a bad list is reported at its
+     * line (and by --check-config) rather than at start. */
+    ares_channel probe;
+    int rc = ares_library_init(ARES_LIB_INIT_ALL);
+    if (rc == ARES_SUCCESS) {
+        rc = ares_init(&probe);
+        if (rc == ARES_SUCCESS) {
+            rc = address[0] ? ares_set_servers_ports_csv(probe, address) : ARES_EBADSTR;
+            ares_destroy(probe);
+        }
+        ares_library_cleanup();
+    }
+    if (rc != ARES_SUCCESS)
+        return cfg_error(d, n, "\"%s\" is not a list of IP[:PORT]: %s", address,
+                         ares_strerror(rc));
+    out->resolver = xstrdup(address);
+    return 0;
+}
+
 static int config_domains(const cfg *c, s2s_config *out, cfg_diag *d)
 {
     for (const cfg_node *n = cfg_child(cfg_root(c), "domain"); n; n = cfg_next(n)) {
@@ -259,6 +290,8 @@ int s2s_config_load(const cfg *c, s2s_config *out, cfg_diag *d)
             rc = config_certificate(c, n, out, d);
         } else if (strcmp(name, "host") == 0) {
             rc = config_host(n, out, d);
+        } else if (strcmp(name, "resolver") == 0) {
+            rc = config_resolver(n, out, d);
         } else if (strcmp(name, "remote") == 0) {
             rc = config_remote(n, out, &has_default, d);
         } else if (strcmp(name, "dialback") == 0) {
@@ -333,6 +366,7 @@ void s2s_config_close(s2s_config *conf)
     free(conf->remotes);
     free(conf->ca_file);
     free(conf->secret);
+    free(conf->resolver);
     component_link_cfg_close(&conf->link);
     memset(conf, 0, sizeof *conf);
 }

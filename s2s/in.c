@@ -456,9 +456,7 @@ static void conn_free(s2s_conn *cn)
         next = v->next;
         s2s_verify_free(v);
     }
-    for (size_t i = 0; i < cn->n_candidates; i++)
-        free(cn->candidates[i]);
-    free(cn->candidates);
+    s2s_candidates_free(cn->candidates, cn->n_candidates);
     free(cn);
 }
 
@@ -590,6 +588,7 @@ void s2s_conn_close(s2s_conn *cn, int cond, const char *why)
 
 static void conn_shutdown_finish(s2s *s)
 {
+    s2s_resolver_close(s);
     if (s->link) {
         link_free(s->link);
         s->link = NULL;
@@ -643,11 +642,9 @@ void s2s_shutdown(s2s *s)
     for (size_t i = 0; i < s->n_listeners; i++)
         net_listener_close(s->listeners[i]);
     s->n_listeners = 0;
-    for (s2s_conn *cn = s->conns; cn; cn = cn->next) {
-        if (cn->is_resolving)
-            uv_cancel((uv_req_t *)&cn->gai);
+    for (s2s_conn *cn = s->conns; cn; cn = cn->next)
         s2s_conn_close(cn, XS_STREAM_SYSTEM_SHUTDOWN, NULL);
-    }
+    s2s_resolver_cancel(s);
     if (!s->conns)
         conn_shutdown_finish(s);
 }

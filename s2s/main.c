@@ -97,7 +97,7 @@ int main(int argc, char **argv)
     uv_loop_t *loop = uv_default_loop();
     net_init(loop);
     int exit_code = 0;
-    if (s2s_listen_all(s) < 0) {
+    if (s2s_resolver_init(s) < 0 || s2s_listen_all(s) < 0) {
         exit_code = 1;
         s2s_shutdown(s);
     } else {

@@ -49,70 +49,6 @@ void s2s_out_fail(s2s_conn *cn, xs_condition cond, const char *why)
                  xs_condition_name(cond), why ? why : "-");
 }
 
-/* --- resolving ---------------------------------------------------------- */
-
-static char *out_host_port(const char *host, int port)
-{
-    return strchr(host, ':') ? xasprintf("[%s]:%d", host, port) : xasprintf("%s:%d", host, port);
-}
-
-static void out_on_addrinfo(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
-{
-    s2s_conn *cn = req->data;
-    cn->is_resolving = false;
-    if (status < 0) {
-        cn->resolve_cb(cn, NULL, 0, status);
-        return;
-    }
-    char **cands = NULL;
-    size_t n = 0;
-    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-        char ip[64];
-        int port;
-        if (ai->ai_family == AF_INET) {
-            const struct sockaddr_in *sa = (const struct sockaddr_in *)ai->ai_addr;
-            uv_ip4_name(sa, ip, sizeof ip);
-            port = ntohs(sa->sin_port);
-        } else if (ai->ai_family == AF_INET6) {
-            const struct sockaddr_in6 *sa = (const struct sockaddr_in6 *)ai->ai_addr;
-            uv_ip6_name(sa, ip, sizeof ip);
-            port = ntohs(sa->sin6_port);
-        } else {
-            continue;
-        }
-        cands = xrealloc(cands, (n + 1) * sizeof *cands);
-        cands[n++] = out_host_port(ip, port);
-    }
-    uv_freeaddrinfo(res);
-    if (n == 0) {
-        free(cands);
-        cn->resolve_cb(cn, NULL, 0, UV_EAI_NONAME);
-        return;
-    }
-    cn->resolve_cb(cn, cands, n, 0);
-}
-
-int s2s_resolve(s2s_conn *cn, s2s_resolve_fn *cb)
-{
-    const s2s_host *h = s2s_host_for(cn->srv, cn->remote);
-    if (h) {
-        char **cands = xalloc(sizeof *cands);
-        cands[0] = out_host_port(h->address, h->port);
-        cb(cn, cands, 1, 0);
-        return 0;
-    }
-    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
-    char port[8];
-    snprintf(port, sizeof port, "%d", S2S_DEFAULT_PORT);
-    cn->resolve_cb = cb;
-    cn->gai.data = cn;
-    int rc = uv_getaddrinfo(net_loop(), &cn->gai, out_on_addrinfo, cn->remote, port, &hints);
-    if (rc < 0)
-        return rc;
-    cn->is_resolving = true;
-    return 0;
-}
-
 /* --- connecting --------------------------------------------------------- */
 
 static void out_try_next(s2s_conn *cn);
@@ -128,14 +64,16 @@ static void out_on_connected(void *ud, net_conn *c, int err)
         }
         return;
     }
+    const s2s_candidate *cand = &cn->candidates[cn->next_candidate - 1];
     if (err < 0) {
-        log_info(cn->who, "cannot connect to %s: %s", cn->candidates[cn->next_candidate - 1],
+        log_info(cn->who, "cannot connect to %s (%s): %s", cand->address, cand->target,
                  xe_str(err));
         out_try_next(cn);
         return;
     }
     s2s_conn_attach(cn, c);
-    log_info(cn->who, "connected to %s at %s", cn->remote, cn->candidates[cn->next_candidate - 1]);
+    log_info(cn->who, "connected to %s at %s (%s, %s)", cn->remote, cand->address,
+             cand->target, cand->is_direct_tls ? "direct TLS" : "STARTTLS");
     cn->state = S2S_OPENING;
     s2s_conn_send_header(cn);
 }
@@ -143,24 +81,28 @@ static void out_on_connected(void *ud, net_conn *c, int err)
 static void out_try_next(s2s_conn *cn)
 {
     while (cn->next_candidate < cn->n_candidates) {
-        const char *addr = cn->candidates[cn->next_candidate++];
+        const s2s_candidate *cand = &cn->candidates[cn->next_candidate++];
         cn->state = S2S_CONNECTING;
         cn->is_connecting = true;
-        int rc = net_connect(addr, false, NULL, NULL, NULL, cn, out_on_connected);
+        log_info(cn->who, "trying %s (%s, %s)", cand->address, cand->target,
+                 cand->is_direct_tls ? "direct TLS" : "STARTTLS");
+        /* XEP-0368: TLS at once, named by the remote domain (SNI and the
+         * certificate check), not by the SRV target. */
+        tls_ctx *tls = cand->is_direct_tls ? s2s_client_tls_for(cn->srv, cn->local) : NULL;
+        int rc = net_connect(cand->address, false, tls, tls ? cn->remote : NULL, NULL, cn,
+                             out_on_connected);
         if (rc == 0)
             return;
         cn->is_connecting = false;
-        log_info(cn->who, "cannot connect to %s: %s", addr, xe_str(rc));
+        log_info(cn->who, "cannot connect to %s: %s", cand->address, xe_str(rc));
     }
     s2s_conn_close(cn, -1, "the remote server cannot be reached");
 }
 
-static void out_on_resolved(s2s_conn *cn, char **cands, size_t n, int err)
+static void out_on_resolved(s2s_conn *cn, s2s_candidate *cands, size_t n, int err)
 {
     if (cn->state == S2S_CLOSING) {
-        for (size_t i = 0; i < n; i++)
-            free(cands[i]);
-        free(cands);
+        s2s_candidates_free(cands, n);
         return;
     }
     if (err < 0) {
@@ -430,6 +372,11 @@ void s2s_out_route(s2s *s, xs_elem *st, const char *raw, size_t len)
     }
     s2s_conn *cn = s2s_out_get(s, fdom, tdom, true);
     cn->last_ms = net_now_ms();
+    if (!cn->has_routed) {
+        /* Says which instance the router's hashing gave this domain. */
+        cn->has_routed = true;
+        log_info(cn->who, "the router sends stanzas for %s here", tdom);
+    }
     if (cn->state == S2S_READY) {
         if (cn->net && net_conn_queued(cn->net) > s->config.limits.max_queue_bytes) {
             log_warn(cn->who, "%zu bytes wait for the remote server; returning a <%s/>",

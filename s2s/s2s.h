@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* s2s/s2s.h: xmppd-s2s, the server-to-server process (RFC 6120, XEP-0220):
  * what its files share. main.c wires, config.c reads <s2s>, in.c owns the
- * listeners, the connection objects and incoming streams, out.c resolves,
- * connects and queues for outgoing streams, dialback.c authenticates both
- * ways. */
+ * listeners, the connection objects and incoming streams, resolve.c finds
+ * remote domains (DNS SRV with c-ares), out.c connects and queues for
+ * outgoing streams, dialback.c authenticates both ways. */
 #ifndef XMPPD_S2S_S2S_H
 #define XMPPD_S2S_S2S_H
 #include <stdbool.h>
@@ -82,20 +82,31 @@ typedef struct s2s_config {
     size_t n_remotes;
     s2s_auth_policy default_auth;        /* <remote domain='*'>, else dialback */
     char *secret;                        /* the dialback secret */
+    char *resolver;                      /* <resolver address=>; NULL: resolv.conf */
     bool is_secret_generated;
     s2s_limits limits;
     component_link_cfg link;
 } s2s_config;
 
 typedef struct s2s_conn s2s_conn;
+typedef struct s2s_resolver s2s_resolver;    /* resolve.c: c-ares on the loop */
+typedef struct s2s_lookup s2s_lookup;        /* resolve.c: one domain's lookup */
 
-/* Where a remote domain is: see s2s_resolve() in out.c. */
-typedef void s2s_resolve_fn(s2s_conn *cn, char **candidates, size_t n, int err);
+/* One place to connect to, in the order they are tried. */
+typedef struct s2s_candidate {
+    char *address;                       /* "IP:PORT" or "HOST:PORT" */
+    char *target;                        /* the SRV target (or <host> address), for logs */
+    bool is_direct_tls;                  /* from _xmpps-server: TLS from the start */
+} s2s_candidate;
+
+/* Where a remote domain is: see s2s_resolve() in resolve.c. */
+typedef void s2s_resolve_fn(s2s_conn *cn, s2s_candidate *cands, size_t n, int err);
 
 typedef struct s2s {
     s2s_config config;
     char db_key[65];                     /* hex SHA-256 of the secret (XEP-0185) */
     link_conn *link;
+    s2s_resolver *resolver;
     net_listener **listeners;
     size_t n_listeners;
     s2s_conn *conns;                     /* incoming and outgoing */
@@ -159,12 +170,13 @@ struct s2s_conn {
     size_t queued_bytes;
     s2s_verify *verifies;                /* to send once the stream is open */
     s2s_verify *verifies_sent;           /* waiting for answers */
-    char **candidates;                   /* "HOST:PORT" to try in order */
+    s2s_candidate *candidates;           /* to try in order */
     size_t n_candidates, next_candidate;
     bool is_started, is_resolving, is_connecting;
     bool is_sasl_done;                   /* out: SASL EXTERNAL succeeded, stream restarted */
+    bool has_routed;                     /* out: carried a stanza from the router */
     s2s_resolve_fn *resolve_cb;
-    uv_getaddrinfo_t gai;
+    s2s_lookup *lookup;                  /* while is_resolving */
     unsigned n_verifying;                /* in: db:result being checked */
 };
 
@@ -220,12 +232,22 @@ void s2s_out_ready(s2s_conn *cn, const char *method);
 /* The stream cannot be (or stay) set up: every queued stanza goes back to
  * its sender with cond, every waiting verification fails. */
 void s2s_out_fail(s2s_conn *cn, xs_condition cond, const char *why);
-/* Where a remote domain is: "HOST:PORT" candidates in the order to try.
- * Today the <host> override, else A/AAAA on port 5269; the place for DNS
- * SRV (RFC 6120 §3.2) is here. cb gets err 0 with n >= 1 candidates (it
- * takes the array), or an error. Returns 0 (cb runs, maybe at once) or an
- * error (cb never runs). */
+
+/* resolve.c: where remote domains are (RFC 6120 §3.2, XEP-0368, c-ares). */
+/* The c-ares channel on the loop (config.resolver or resolv.conf). Returns
+ * 0 or XE_CONFIG (logged). */
+int s2s_resolver_init(s2s *s);
+/* Ends every lookup under way: their callbacks run with UV_ECANCELED. */
+void s2s_resolver_cancel(s2s *s);
+/* Cancels, then frees the channel and closes its handles (NULL-safe). */
+void s2s_resolver_close(s2s *s);
+/* Where cn->remote is: the <host> override, else SRV _xmpps-server and
+ * _xmpp-server ordered by priority and weight and each target's A/AAAA,
+ * else (no SRV record at all) A/AAAA on 5269. cb gets err 0 with n >= 1
+ * candidates (it takes the array: s2s_candidates_free), or an error.
+ * Returns 0 (cb runs, maybe at once) or an error (cb never runs). */
 int s2s_resolve(s2s_conn *cn, s2s_resolve_fn *cb);
+void s2s_candidates_free(s2s_candidate *cands, size_t n);
 
 /* dialback.c: XEP-0220 with XEP-0185 keys. */
 void s2s_dialback_init(s2s *s);

@@ -3,7 +3,9 @@
 (s2s on 127.0.0.2), Prosody serves c.test (127.0.0.4). Real slixmpp clients
 on both sides exchange a message each way, once with self-signed
 certificates (dialback both ways) and once with certificates from a test CA
-both servers trust (SASL EXTERNAL both ways).
+both servers trust (SASL EXTERNAL both ways); and they subscribe to each
+other's presence (the full RFC 6121 handshake across the servers) and see
+each other online.
 
 Prosody has no option for a static s2s address, so its config loads a
 small test-only plugin (written here, below) that answers its resolver for
@@ -88,6 +90,57 @@ c.disconnect()
 '''
 
 
+SUB_CLIENT = r'''
+import asyncio, ssl, sys
+import slixmpp
+jid, pw, port, peer, mode = sys.argv[1:6]
+class C(slixmpp.ClientXMPP):
+    def __init__(self):
+        super().__init__(jid, pw)
+        self.ssl_context.check_hostname = False
+        self.ssl_context.verify_mode = ssl.CERT_NONE
+        # Approve the peer's request, and ask back (RFC 6121 §3).
+        self.auto_authorize = True
+        self.auto_subscribe = True
+        self.seen = False
+        self.add_event_handler("session_start", self.started)
+        self.add_event_handler("presence_available", self.available)
+        self.done = asyncio.get_event_loop().create_future()
+    def available(self, pres):
+        if pres["from"].bare == peer:
+            self.seen = True
+    def subscription(self):
+        if not self.client_roster.has_jid(peer):
+            return "none"
+        return self.client_roster[peer]["subscription"]
+    async def started(self, _):
+        self.send_presence()
+        await self.get_roster()
+        print("online", flush=True)
+        if mode == "first":
+            self.send_presence_subscription(pto=peer)
+        for _ in range(125):
+            if self.subscription() == "both" and self.seen:
+                print("subscribed both ways, peer online", flush=True)
+                await asyncio.sleep(2)      # the peer may still wait for our presence
+                self.done.set_result(True)
+                return
+            await asyncio.sleep(0.2)
+        print("timeout: subscription=%s seen=%s" % (self.subscription(), self.seen), flush=True)
+        self.done.set_result(False)
+c = C()
+c.connect(("127.0.0.1" if mode == "first" else "127.0.0.4", int(port)))
+loop = asyncio.get_event_loop()
+try:
+    ok = loop.run_until_complete(asyncio.wait_for(c.done, 30))
+except asyncio.TimeoutError:
+    print("timeout", flush=True)
+    sys.exit(1)
+c.disconnect()
+sys.exit(0 if ok else 1)
+'''
+
+
 def prosody_config(d, cert, ca_file, sport, cport, a, secure):
     d.mkdir(parents=True, exist_ok=True)
     (d / "data").mkdir(exist_ok=True)
@@ -135,7 +188,11 @@ def wait_port(ip, port, timeout=15.0):
     return False
 
 
-def run_interop(tmp_path, with_ca):
+def run_interop(tmp_path, with_ca, client=CLIENT,
+                expect=("got:reply from carol@c.test", "got:hello from alice@a.test")):
+    """Both servers and a slixmpp client on each (client: the script, run
+    as carol then alice); expect: what alice's and carol's output must
+    contain. Returns (xmppd-s2s log, Prosody log)."""
     if not PROSODY.exists():
         pytest.skip("/usr/bin/prosody is missing (tools/deps.sh test installs it)")
     if subprocess.run([PYTHON, "-c", "import slixmpp"], capture_output=True).returncode != 0:
@@ -174,7 +231,7 @@ def run_interop(tmp_path, with_ca):
         assert wait_port("127.0.0.4", cport) and wait_port("127.0.0.4", sport), \
             (pdir / "stdout.log").read_text()
         script = tmp_path / "client.py"
-        script.write_text(CLIENT)
+        script.write_text(client)
         carol = subprocess.Popen([PYTHON, str(script), "carol@c.test", "carol-pw", str(cport),
                                   "alice@a.test", "second"], stdout=subprocess.PIPE,
                                  stderr=subprocess.STDOUT, text=True)
@@ -185,12 +242,12 @@ def run_interop(tmp_path, with_ca):
                                   str(alice_port), "carol@c.test", "first"],
                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         clients.append(alice)
-        aout, _ = alice.communicate(timeout=35)
+        aout, _ = alice.communicate(timeout=40)
         cout, _ = carol.communicate(timeout=10)
         slog = suites["a"].procs["s2s"].log_text()
         plog = (pdir / "prosody.log").read_text() if (pdir / "prosody.log").exists() else ""
-        assert "got:reply from carol@c.test" in aout, (aout, cout, slog[-4000:], plog[-6000:])
-        assert "got:hello from alice@a.test" in cout, (aout, cout)
+        assert expect[0] in aout, (aout, cout, slog[-4000:], plog[-6000:])
+        assert expect[1] in cout, (aout, cout)
         return slog, plog
     finally:
         for p in clients:
@@ -218,3 +275,9 @@ def test_prosody_sasl_external_both_ways(tmp_path):
     slog, _ = run_interop(tmp_path, with_ca=True)
     assert "authenticated to c.test with SASL EXTERNAL, TLS1." in slog, slog[-4000:]
     assert "authenticated c.test -> a.test with SASL EXTERNAL, TLS1." in slog, slog[-4000:]
+
+
+def test_prosody_presence_subscription_both_ways(tmp_path):
+    done = "subscribed both ways, peer online"
+    slog, plog = run_interop(tmp_path, with_ca=False, client=SUB_CLIENT, expect=(done, done))
+    assert "authenticated to c.test with dialback, TLS1." in slog, slog[-4000:]
