@@ -102,6 +102,14 @@ static void dialback_answer_in(s2s *s, s2s_verify *v, dialback_answer answer, co
     case DB_INVALID:
         buf_append_str(&out, " type='invalid'/>");
         s2s_conn_send(in, buf_data(&out), buf_len(&out));
+        if (in->n_authed > 0) {
+            /* XEP-0220 §2.4, §2.5: the pairs already authenticated on the
+             * stream keep it; only this one is refused. */
+            log_warn(in->who, "dialback key for %s -> %s is invalid; refused, the stream "
+                              "stays for its %zu authenticated pair(s)",
+                     v->originating, v->receiving, in->n_authed);
+            break;
+        }
         log_warn(in->who, "dialback key for %s -> %s is invalid; closing with invalid-from",
                  v->originating, v->receiving);
         s2s_conn_close(in, XS_STREAM_INVALID_FROM, "dialback key invalid");
@@ -155,18 +163,23 @@ void s2s_dialback_flush_verifies(s2s_conn *cn)
     }
 }
 
-void s2s_dialback_start(s2s_conn *cn)
+void s2s_dialback_send_result(s2s_conn *cn, const char *local)
 {
     char key[65];
-    s2s_dialback_key(cn->srv, cn->remote, cn->local, cn->stream_id, key);
+    s2s_dialback_key(cn->srv, cn->remote, local, cn->stream_id, key);
     buf out;
     buf_init(&out);
     buf_append_str(&out, "<db:result");
-    dialback_append_attr(&out, "from", cn->local);
+    dialback_append_attr(&out, "from", local);
     dialback_append_attr(&out, "to", cn->remote);
     buf_printf(&out, ">%s</db:result>", key);
     s2s_conn_send(cn, buf_data(&out), buf_len(&out));
     buf_close(&out);
+}
+
+void s2s_dialback_start(s2s_conn *cn)
+{
+    s2s_dialback_send_result(cn, cn->local);
     cn->state = S2S_AUTHING;
     s2s_dialback_flush_verifies(cn);
 }
@@ -179,6 +192,10 @@ void s2s_dialback_out(s2s_conn *cn, xs_elem *st)
     if (!type)
         return;
     if (strcmp(name, "result") == 0) {
+        /* XEP-0220 §2.5: the answer for a piggybacked pair names its domain. */
+        const char *to = xs_attr(st, "to");
+        if (to && strcmp(to, cn->local) != 0 && s2s_out_pair_answer(cn, to, type))
+            return;
         if (cn->state != S2S_AUTHING)
             return;
         if (strcmp(type, "valid") == 0) {

@@ -448,6 +448,7 @@ static void conn_free(s2s_conn *cn)
         next = p->next;
         free(p);
     }
+    s2s_out_free_pairs(cn);
     for (s2s_verify *v = cn->verifies, *next; v; v = next) {
         next = v->next;
         s2s_verify_free(v);
@@ -624,6 +625,8 @@ static void conn_on_sweep(uv_timer_t *t)
             s2s_conn_close(cn, XS_STREAM_CONNECTION_TIMEOUT, NULL);
             continue;
         }
+        if (cn->is_out)
+            s2s_out_sweep_pairs(cn, now);
         bool is_up = cn->is_out ? cn->state == S2S_READY : cn->n_authed > 0;
         if (idle && is_up && now - cn->last_ms >= idle && !cn->verifies_sent) {
             log_info(cn->who, "idle for %llu ms", (unsigned long long)idle);

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* s2s/out.c: outgoing server streams (RFC 6120 §3, §4, §5): one per (local
- * domain, remote domain) pair, resolved, connected, upgraded with STARTTLS
- * and authenticated with dialback, with the stanzas that wait for it queued
- * and bounced to their senders if it cannot be set up. */
+/* s2s/out.c: outgoing server streams (RFC 6120 §3, §4, §5): one per remote
+ * domain and local domain that opened it, resolved, connected, upgraded
+ * with STARTTLS and authenticated (SASL EXTERNAL or dialback), with the
+ * stanzas that wait for it queued and bounced to their senders if it cannot
+ * be set up. Our other domains piggyback on it with dialback (XEP-0220
+ * §2.5), each with its own queue, unless policy wants certificates. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,20 +35,131 @@ static void out_bounce(s2s *s, const char *raw, size_t len, xs_condition cond,
     xs_unref(st);
 }
 
-void s2s_out_fail(s2s_conn *cn, xs_condition cond, const char *why)
+/* Bounces and frees a queue; returns how many stanzas it held. */
+static size_t out_bounce_queue(s2s *s, s2s_pending **queue, s2s_pending **tail, size_t *bytes,
+                               xs_condition cond, const char *why)
 {
     size_t n = 0;
-    for (s2s_pending *p = cn->queue, *next; p; p = next) {
+    for (s2s_pending *p = *queue, *next; p; p = next) {
         next = p->next;
-        out_bounce(cn->srv, p->data, p->len, cond, why);
+        out_bounce(s, p->data, p->len, cond, why);
         free(p);
         n++;
     }
-    cn->queue = cn->queue_tail = NULL;
-    cn->queued_bytes = 0;
+    *queue = *tail = NULL;
+    *bytes = 0;
+    return n;
+}
+
+/* Sends and frees a queue. */
+static void out_send_queue(s2s_conn *cn, s2s_pending **queue, s2s_pending **tail, size_t *bytes)
+{
+    for (s2s_pending *p = *queue, *next; p; p = next) {
+        next = p->next;
+        s2s_conn_send(cn, p->data, p->len);
+        free(p);
+    }
+    *queue = *tail = NULL;
+    *bytes = 0;
+}
+
+void s2s_out_fail(s2s_conn *cn, xs_condition cond, const char *why)
+{
+    size_t n = out_bounce_queue(cn->srv, &cn->queue, &cn->queue_tail, &cn->queued_bytes, cond,
+                                why);
+    for (s2s_out_pair *pr = cn->pairs; pr; pr = pr->next)
+        n += out_bounce_queue(cn->srv, &pr->queue, &pr->queue_tail, &pr->queued_bytes, cond,
+                              why);
     if (n)
         log_warn(cn->who, "%zu stanza(s) returned to their senders with %s (%s)", n,
                  xs_condition_name(cond), why ? why : "-");
+}
+
+/* --- piggybacked pairs (XEP-0220 §2.5) ---------------------------------- */
+
+static void out_pair_free(s2s_out_pair *pr)
+{
+    for (s2s_pending *p = pr->queue, *next; p; p = next) {
+        next = p->next;
+        free(p);
+    }
+    free(pr->local);
+    free(pr);
+}
+
+void s2s_out_free_pairs(s2s_conn *cn)
+{
+    for (s2s_out_pair *pr = cn->pairs, *next; pr; pr = next) {
+        next = pr->next;
+        out_pair_free(pr);
+    }
+    cn->pairs = NULL;
+}
+
+/* Takes pr off cn, bounces what it holds with cond and frees it. */
+static void out_pair_fail(s2s_conn *cn, s2s_out_pair *pr, xs_condition cond, const char *why)
+{
+    for (s2s_out_pair **pp = &cn->pairs; *pp; pp = &(*pp)->next)
+        if (*pp == pr) {
+            *pp = pr->next;
+            break;
+        }
+    size_t n = out_bounce_queue(cn->srv, &pr->queue, &pr->queue_tail, &pr->queued_bytes, cond,
+                                why);
+    log_warn(cn->who, "piggybacked %s -> %s failed (%s); %zu stanza(s) returned with %s",
+             pr->local, cn->remote, why, n, xs_condition_name(cond));
+    out_pair_free(pr);
+}
+
+/* The stream is authenticated: the waiting pairs send their db:result. */
+static void out_pairs_start(s2s_conn *cn)
+{
+    if (cn->state != S2S_READY)
+        return;
+    for (s2s_out_pair *pr = cn->pairs; pr; pr = pr->next) {
+        if (pr->state != S2S_PAIR_WAITING)
+            continue;
+        s2s_dialback_send_result(cn, pr->local);
+        pr->state = S2S_PAIR_AUTHING;
+        pr->deadline_ms = net_now_ms() + cn->srv->config.limits.handshake_timeout_ms;
+        log_info(cn->who, "sent a piggybacked db:result for %s -> %s", pr->local, cn->remote);
+    }
+}
+
+bool s2s_out_pair_answer(s2s_conn *cn, const char *local, const char *type)
+{
+    s2s_out_pair *pr = cn->pairs;
+    while (pr && strcmp(pr->local, local) != 0)
+        pr = pr->next;
+    if (!pr)
+        return false;
+    if (pr->state != S2S_PAIR_AUTHING)
+        return true;                       /* not asked: ignored */
+    if (strcmp(type, "valid") != 0) {
+        char why[96];
+        snprintf(why, sizeof why, "the remote server refused our dialback key (%s)", type);
+        out_pair_fail(cn, pr, XS_REMOTE_SERVER_NOT_FOUND, why);
+        return true;
+    }
+    tls_session *t = cn->net ? net_conn_tls(cn->net) : NULL;
+    const char *ver = t ? tls_session_version(t) : NULL;
+    pr->state = S2S_PAIR_READY;
+    pr->deadline_ms = 0;
+    log_info(cn->who, "authenticated %s -> %s with dialback (piggybacked), %s; sending %zu "
+                      "queued byte(s)",
+             pr->local, cn->remote, ver ? ver : "without TLS", pr->queued_bytes);
+    out_send_queue(cn, &pr->queue, &pr->queue_tail, &pr->queued_bytes);
+    cn->last_ms = net_now_ms();
+    return true;
+}
+
+void s2s_out_sweep_pairs(s2s_conn *cn, uint64_t now_ms)
+{
+    for (s2s_out_pair *pr = cn->pairs, *next; pr; pr = next) {
+        next = pr->next;
+        if (pr->deadline_ms && pr->deadline_ms <= now_ms)
+            out_pair_fail(cn, pr, XS_REMOTE_SERVER_TIMEOUT, "no answer to our db:result in time");
+    }
 }
 
 /* --- connecting --------------------------------------------------------- */
@@ -118,14 +231,43 @@ static void out_on_resolved(s2s_conn *cn, s2s_candidate *cands, size_t n, int er
     out_try_next(cn);
 }
 
-s2s_conn *s2s_out_get(s2s *s, const char *local, const char *remote, bool create)
+/* The stream carrying (local, remote) and, when local is piggybacked on
+ * it, its pair (else *pair is NULL). */
+static s2s_conn *out_get_pair(s2s *s, const char *local, const char *remote, bool create,
+                              s2s_out_pair **pair)
 {
-    for (s2s_conn *cn = s->conns; cn; cn = cn->next)
-        if (cn->is_out && cn->state != S2S_CLOSING && strcmp(cn->local, local) == 0 &&
-            strcmp(cn->remote, remote) == 0)
+    *pair = NULL;
+    s2s_conn *host = NULL;
+    for (s2s_conn *cn = s->conns; cn; cn = cn->next) {
+        if (!cn->is_out || cn->state == S2S_CLOSING || strcmp(cn->remote, remote) != 0)
+            continue;
+        if (strcmp(cn->local, local) == 0)
             return cn;
+        for (s2s_out_pair *pr = cn->pairs; pr; pr = pr->next)
+            if (strcmp(pr->local, local) == 0) {
+                *pair = pr;
+                return cn;
+            }
+        if (!host || (host->state != S2S_READY && cn->state == S2S_READY))
+            host = cn;
+    }
     if (!create)
         return NULL;
+    /* XEP-0220 §2.5: another of our domains rides on the stream with its
+     * own db:result; a policy that wants certificates gets its own stream
+     * and its own SASL EXTERNAL instead (XEP-0178 authenticates the
+     * stream's from only). */
+    if (host && s2s_policy_for(s, remote) != S2S_AUTH_CERTIFICATE) {
+        s2s_out_pair *pr = xalloc(sizeof *pr);
+        pr->local = xstrdup(local);
+        pr->state = S2S_PAIR_WAITING;
+        pr->next = host->pairs;
+        host->pairs = pr;
+        log_info(host->who, "piggybacking %s -> %s on this stream (XEP-0220)%s", local,
+                 remote, host->state == S2S_READY ? "" : " once it is authenticated");
+        *pair = pr;
+        return host;
+    }
     s2s_conn *cn = s2s_conn_new(s, true);
     cn->local = xstrdup(local);
     cn->remote = xstrdup(remote);
@@ -134,10 +276,20 @@ s2s_conn *s2s_out_get(s2s *s, const char *local, const char *remote, bool create
     return cn;
 }
 
+s2s_conn *s2s_out_get(s2s *s, const char *local, const char *remote, bool create)
+{
+    s2s_out_pair *pair;
+    return out_get_pair(s, local, remote, create, &pair);
+}
+
 void s2s_out_start(s2s_conn *cn)
 {
-    if (cn->is_started || cn->state == S2S_CLOSING)
+    if (cn->state == S2S_CLOSING)
         return;
+    if (cn->is_started) {
+        out_pairs_start(cn);
+        return;
+    }
     cn->is_started = true;
     log_info(cn->who, "opening a stream to %s", cn->remote);
     int rc = s2s_resolve(cn, out_on_resolved);
@@ -315,15 +467,10 @@ void s2s_out_ready(s2s_conn *cn, const char *method)
     cn->deadline_ms = 0;
     log_info(cn->who, "authenticated to %s with %s, %s; sending %zu queued byte(s)",
              cn->remote, method, ver ? ver : "without TLS", cn->queued_bytes);
-    for (s2s_pending *p = cn->queue, *next; p; p = next) {
-        next = p->next;
-        s2s_conn_send(cn, p->data, p->len);
-        free(p);
-    }
-    cn->queue = cn->queue_tail = NULL;
-    cn->queued_bytes = 0;
+    out_send_queue(cn, &cn->queue, &cn->queue_tail, &cn->queued_bytes);
     cn->last_ms = net_now_ms();
     s2s_dialback_flush_verifies(cn);
+    out_pairs_start(cn);
 }
 
 /* --- stanzas from the router -------------------------------------------- */
@@ -370,14 +517,20 @@ void s2s_out_route(s2s *s, xs_elem *st, const char *raw, size_t len)
                    "federation with this domain is not allowed");
         goto done;
     }
-    s2s_conn *cn = s2s_out_get(s, fdom, tdom, true);
+    s2s_out_pair *pair;
+    s2s_conn *cn = out_get_pair(s, fdom, tdom, true, &pair);
     cn->last_ms = net_now_ms();
     if (!cn->has_routed) {
         /* Says which instance the router's hashing gave this domain. */
         cn->has_routed = true;
         log_info(cn->who, "the router sends stanzas for %s here", tdom);
     }
-    if (cn->state == S2S_READY) {
+    /* A piggybacked pair has its own queue until its db:result is valid. */
+    s2s_pending **queue = pair ? &pair->queue : &cn->queue;
+    s2s_pending **tail = pair ? &pair->queue_tail : &cn->queue_tail;
+    size_t *queued = pair ? &pair->queued_bytes : &cn->queued_bytes;
+    bool is_ready = pair ? pair->state == S2S_PAIR_READY : cn->state == S2S_READY;
+    if (is_ready) {
         if (cn->net && net_conn_queued(cn->net) > s->config.limits.max_queue_bytes) {
             log_warn(cn->who, "%zu bytes wait for the remote server; returning a <%s/>",
                      net_conn_queued(cn->net), name);
@@ -388,9 +541,8 @@ void s2s_out_route(s2s *s, xs_elem *st, const char *raw, size_t len)
         s2s_conn_send(cn, buf_data(&out), buf_len(&out));
         goto done;
     }
-    if (cn->queued_bytes + buf_len(&out) > s->config.limits.max_queue_bytes) {
-        log_warn(cn->who, "queue of %zu bytes is full; returning a <%s/>", cn->queued_bytes,
-                 name);
+    if (*queued + buf_len(&out) > s->config.limits.max_queue_bytes) {
+        log_warn(cn->who, "queue of %zu bytes is full; returning a <%s/>", *queued, name);
         out_bounce(s, buf_data(&out), buf_len(&out), XS_RESOURCE_CONSTRAINT,
                    "too much waits for this remote server");
         goto done;
@@ -398,12 +550,12 @@ void s2s_out_route(s2s *s, xs_elem *st, const char *raw, size_t len)
     s2s_pending *p = xalloc(sizeof *p + buf_len(&out));
     p->len = buf_len(&out);
     memcpy(p->data, buf_data(&out), p->len);
-    if (cn->queue_tail)
-        cn->queue_tail->next = p;
+    if (*tail)
+        (*tail)->next = p;
     else
-        cn->queue = p;
-    cn->queue_tail = p;
-    cn->queued_bytes += p->len;
+        *queue = p;
+    *tail = p;
+    *queued += p->len;
     s2s_out_start(cn);
 done:
     buf_close(&out);

@@ -143,6 +143,23 @@ typedef struct s2s_verify {
     char *stream_id, *key;
 } s2s_verify;
 
+/* Another local domain piggybacked on an outgoing stream opened for
+ * cn->local (XEP-0220 §2.5): its own db:result, queue and answer. */
+typedef enum {
+    S2S_PAIR_WAITING,        /* the stream is not authenticated yet */
+    S2S_PAIR_AUTHING,        /* our db:result for it is sent */
+    S2S_PAIR_READY,          /* valid: its stanzas flow */
+} s2s_pair_state;
+
+typedef struct s2s_out_pair {
+    struct s2s_out_pair *next;
+    char *local;
+    s2s_pair_state state;
+    s2s_pending *queue, *queue_tail;
+    size_t queued_bytes;
+    uint64_t deadline_ms;                /* for the answer, 0: none */
+} s2s_out_pair;
+
 struct s2s_conn {
     s2s *srv;
     net_conn *net;                       /* NULL while resolving/connecting */
@@ -168,6 +185,7 @@ struct s2s_conn {
     /* out */
     s2s_pending *queue, *queue_tail;
     size_t queued_bytes;
+    s2s_out_pair *pairs;                 /* other local domains on this stream */
     s2s_verify *verifies;                /* to send once the stream is open */
     s2s_verify *verifies_sent;           /* waiting for answers */
     s2s_candidate *candidates;           /* to try in order */
@@ -219,8 +237,11 @@ void s2s_in_add_authed(s2s_conn *cn, const char *remote, const char *local);
 /* out.c: outgoing streams. */
 /* A stanza from the router for a remote domain (st and raw borrowed). */
 void s2s_out_route(s2s *s, xs_elem *st, const char *raw, size_t len);
-/* The outgoing stream for (local, remote), or NULL; a new one when create,
- * which the caller starts with s2s_out_start() once it queued its work. */
+/* The outgoing stream that carries (local, remote), or NULL. With create:
+ * when none does, local is piggybacked on a stream to remote opened for
+ * another of our domains (unless remote's policy is certificate), else a
+ * new stream; the caller starts it with s2s_out_start() once it queued its
+ * work. */
 s2s_conn *s2s_out_get(s2s *s, const char *local, const char *remote, bool create);
 void s2s_out_start(s2s_conn *cn);
 void s2s_out_on_open(s2s_conn *cn, xs_elem *header);
@@ -229,9 +250,15 @@ void s2s_out_on_tls_ready(s2s_conn *cn);
 /* Authenticated (method: "dialback" or "SASL EXTERNAL"): queued stanzas
  * and waiting db:verify elements go out. */
 void s2s_out_ready(s2s_conn *cn, const char *method);
-/* The stream cannot be (or stay) set up: every queued stanza goes back to
- * its sender with cond, every waiting verification fails. */
+/* The stream cannot be (or stay) set up: every queued stanza (of every
+ * pair on it) goes back to its sender with cond. */
 void s2s_out_fail(s2s_conn *cn, xs_condition cond, const char *why);
+/* A db:result answer for a piggybacked pair (to: its local domain); false
+ * when no pair on cn has that domain. */
+bool s2s_out_pair_answer(s2s_conn *cn, const char *local, const char *type);
+/* Piggybacked pairs whose answer is overdue fail with remote-server-timeout. */
+void s2s_out_sweep_pairs(s2s_conn *cn, uint64_t now_ms);
+void s2s_out_free_pairs(s2s_conn *cn);
 
 /* resolve.c: where remote domains are (RFC 6120 §3.2, XEP-0368, c-ares). */
 /* The c-ares channel on the loop (config.resolver or resolv.conf). Returns
@@ -258,6 +285,8 @@ void s2s_dialback_key(const s2s *s, const char *receiving, const char *originati
 void s2s_dialback_in(s2s_conn *cn, xs_elem *st);
 /* A dialback element on an outgoing stream (answers to ours). */
 void s2s_dialback_out(s2s_conn *cn, xs_elem *st);
+/* Sends a db:result for (local, cn->remote) keyed to cn's stream id. */
+void s2s_dialback_send_result(s2s_conn *cn, const char *local);
 /* Out stream negotiated: sends our db:result and the waiting db:verify. */
 void s2s_dialback_start(s2s_conn *cn);
 /* Sends the waiting db:verify elements of an open out stream. */

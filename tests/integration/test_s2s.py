@@ -210,8 +210,8 @@ def test_unreachable_domain_bounces(fed):
 
 
 def test_resolver_fallback_bounces(fed):
-    """A domain without <host> goes through uv_getaddrinfo on port 5269; an
-    address literal resolves without DNS, and nothing listens there."""
+    """A domain without <host> is looked up in DNS; an address literal needs
+    no lookup and is tried on port 5269, where nothing listens here."""
     alice = fed["a"].client("1", "alice@a.test", "alice-pw", "resolve")
     mid = alice.message("nobody@127.0.0.9", "nobody home")
     err = alice.wait_for(lambda e: e.name == "message" and e.get("id") == mid, timeout=20)
