@@ -15,6 +15,7 @@
 #include "libcommon/component.h"
 #include "libcommon/jid.h"
 #include "libcommon/link.h"
+#include "libcommon/listen.h"
 #include "libcommon/net.h"
 #include "libcommon/rate.h"
 #include "libcommon/strmap.h"
@@ -36,16 +37,10 @@ typedef struct c2s_limits {
     uint64_t auth_failure_delay_ms;      /* the first failure's delay per address */
 } c2s_limits;
 
-typedef struct c2s_listen {
-    char *address;
-    bool is_tls;                         /* direct TLS (XEP-0368) */
-} c2s_listen;
-
 typedef struct c2s_config {
     char **domains;                      /* normalized served domains */
     size_t n_domains;
-    c2s_listen *listens;
-    size_t n_listens;
+    listen_set listen;                   /* <listen>s; tls= is direct TLS (XEP-0368) */
     bool tls_required;
     bool strict_channel_binding;         /* refuse SCRAM's "y" (RFC 5802 §6) */
     tls_ctx *tls;                        /* every <certificate>; NULL: none */
@@ -70,8 +65,6 @@ typedef struct c2s_addr_failures {
 typedef struct c2s {
     c2s_config config;
     link_conn *link;
-    net_listener **listeners;
-    size_t n_listeners;
     c2s_conn *conns;                     /* every open client connection */
     strmap *sessions;                    /* full JID -> its bound connection */
     strmap *binding;                     /* full JID -> connection whose bind sm decides */

@@ -57,26 +57,6 @@ static int config_register(const cfg_node *n, c2s_config *out, cfg_diag *d)
     return 0;
 }
 
-static int config_listen(const cfg_node *n, c2s_config *out, cfg_diag *d)
-{
-    static const char *const attrs[] = { "tcp", "tls", NULL };
-    if (cfg_check_attrs(n, attrs, d) < 0)
-        return XE_CONFIG;
-    const char *tcp = cfg_attr(n, "tcp"), *tls = cfg_attr(n, "tls");
-    if (!!tcp + !!tls != 1)
-        return cfg_error(d, n, "<listen> needs exactly one of tcp or tls");
-    char *host;
-    int port;
-    if (net_split_address(tcp ? tcp : tls, &host, &port) < 0)
-        return cfg_error(d, n, "\"%s\" is not HOST:PORT", tcp ? tcp : tls);
-    free(host);
-    out->listens = xrealloc(out->listens, (out->n_listens + 1) * sizeof *out->listens);
-    out->listens[out->n_listens++] = (c2s_listen){
-        .address = xstrdup(tcp ? tcp : tls), .is_tls = tls != NULL,
-    };
-    return 0;
-}
-
 static int config_certificate(const cfg *c, const cfg_node *n, c2s_config *out,
                               cfg_diag *d)
 {
@@ -128,7 +108,7 @@ int c2s_config_load(const cfg *c, c2s_config *out, cfg_diag *d)
         const char *name = cfg_name(n);
         int rc = 0;
         if (strcmp(name, "listen") == 0) {
-            rc = config_listen(n, out, d);
+            rc = listen_add_cfg(&out->listen, n, d);
         } else if (strcmp(name, "certificate") == 0) {
             rc = config_certificate(c, n, out, d);
         } else if (strcmp(name, "tls") == 0) {
@@ -154,16 +134,14 @@ int c2s_config_load(const cfg *c, c2s_config *out, cfg_diag *d)
         out->tls_required = true;
     if (!cfg_child(sec, "register"))
         out->register_interval_ms = 60000;
-    if (out->n_listens == 0) {
+    if (out->listen.n_addrs == 0) {
         cfg_error(d, sec, "<c2s> has no <listen>");
         goto fail;
     }
-    for (size_t i = 0; i < out->n_listens; i++) {
-        if ((out->listens[i].is_tls || out->tls_required) && !out->tls) {
-            cfg_error(d, sec, "TLS is required or a tls listener is set, but there is "
-                              "no <certificate>");
-            goto fail;
-        }
+    if ((listen_has_tls(&out->listen) || out->tls_required) && !out->tls) {
+        cfg_error(d, sec, "TLS is required or a tls listener is set, but there is "
+                          "no <certificate>");
+        goto fail;
     }
     if (config_limits(cfg_child(sec, "limits"), &out->limits, d) < 0)
         goto fail;
@@ -180,9 +158,7 @@ void c2s_config_close(c2s_config *conf)
     for (size_t i = 0; i < conf->n_domains; i++)
         free(conf->domains[i]);
     free(conf->domains);
-    for (size_t i = 0; i < conf->n_listens; i++)
-        free(conf->listens[i].address);
-    free(conf->listens);
+    listen_set_free(&conf->listen);
     tls_ctx_free(conf->tls);
     component_link_cfg_close(&conf->link);
     memset(conf, 0, sizeof *conf);

@@ -362,9 +362,7 @@ void c2s_shutdown(c2s *s)
     if (s->is_stopping)
         return;
     s->is_stopping = true;
-    for (size_t i = 0; i < s->n_listeners; i++)
-        net_listener_close(s->listeners[i]);
-    s->n_listeners = 0;
+    listen_stop(&s->config.listen);
     for (c2s_conn *cn = s->conns; cn; cn = cn->next)
         c2s_conn_close(cn, XS_STREAM_SYSTEM_SHUTDOWN, NULL);
     if (!s->conns)
@@ -534,22 +532,5 @@ int c2s_listen_all(c2s *s)
     uv_timer_init(net_loop(), &s->tick);
     s->tick.data = s;
     c2s_quiet_start(s);
-    s->listeners = xalloc(s->config.n_listens * sizeof *s->listeners);
-    for (size_t i = 0; i < s->config.n_listens; i++) {
-        const c2s_listen *cl = &s->config.listens[i];
-        net_listen_opts o = {
-            .address = cl->address,
-            .tls = cl->is_tls ? s->config.tls : NULL,
-            .accept = conn_on_accept,
-            .ud = s,
-        };
-        int rc = net_listen(&o, &s->listeners[s->n_listeners]);
-        if (rc < 0) {
-            log_error("c2s", "cannot listen on %s: %s", cl->address, xe_str(rc));
-            return rc;
-        }
-        log_info("c2s", "listening on %s%s", cl->address, cl->is_tls ? " (direct TLS)" : "");
-        s->n_listeners++;
-    }
-    return 0;
+    return listen_start(&s->config.listen, s->config.tls, conn_on_accept, s, "c2s");
 }

@@ -106,7 +106,6 @@ int main(int argc, char **argv)
         log_info("c2s", "started, serving %zu domain(s)", s->config.n_domains);
     }
     uv_run(loop, UV_RUN_DEFAULT);
-    free(s->listeners);
     c2s_register_free(s);
     strmap_free(s->sessions, NULL);
     strmap_free(s->binding, NULL);

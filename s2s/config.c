@@ -47,26 +47,6 @@ static int config_limits(const cfg_node *n, s2s_limits *l, cfg_diag *d)
     return 0;
 }
 
-static int config_listen(const cfg_node *n, s2s_config *out, cfg_diag *d)
-{
-    static const char *const attrs[] = { "tcp", "tls", NULL };
-    if (cfg_check_attrs(n, attrs, d) < 0)
-        return XE_CONFIG;
-    const char *tcp = cfg_attr(n, "tcp"), *tls = cfg_attr(n, "tls");
-    if (!!tcp + !!tls != 1)
-        return cfg_error(d, n, "<listen> needs exactly one of tcp or tls");
-    char *host;
-    int port;
-    if (net_split_address(tcp ? tcp : tls, &host, &port) < 0)
-        return cfg_error(d, n, "\"%s\" is not HOST:PORT", tcp ? tcp : tls);
-    free(host);
-    out->listens = xrealloc(out->listens, (out->n_listens + 1) * sizeof *out->listens);
-    out->listens[out->n_listens++] = (s2s_listen){
-        .address = xstrdup(tcp ? tcp : tls), .is_tls = tls != NULL,
-    };
-    return 0;
-}
-
 static int config_certificate(const cfg *c, const cfg_node *n, s2s_config *out,
                               cfg_diag *d)
 {
@@ -246,13 +226,6 @@ static int config_domains(const cfg *c, s2s_config *out, cfg_diag *d)
     return 0;
 }
 
-static void config_default_listens(s2s_config *out)
-{
-    out->listens = xalloc(2 * sizeof *out->listens);
-    out->listens[0] = (s2s_listen){ .address = xstrdup("0.0.0.0:5269") };
-    out->listens[1] = (s2s_listen){ .address = xstrdup("0.0.0.0:5270"), .is_tls = true };
-    out->n_listens = 2;
-}
 
 /* Without a configured secret every start makes one: fine for a single
  * instance, wrong for several, which must share it (XEP-0185 §3). */
@@ -285,7 +258,7 @@ int s2s_config_load(const cfg *c, s2s_config *out, cfg_diag *d)
         const char *name = cfg_name(n);
         int rc = 0;
         if (strcmp(name, "listen") == 0) {
-            rc = config_listen(n, out, d);
+            rc = listen_add_cfg(&out->listen, n, d);
         } else if (strcmp(name, "certificate") == 0) {
             rc = config_certificate(c, n, out, d);
         } else if (strcmp(name, "host") == 0) {
@@ -313,12 +286,11 @@ int s2s_config_load(const cfg *c, s2s_config *out, cfg_diag *d)
         if (rc < 0)
             goto fail;
     }
-    if (out->n_listens == 0)
-        config_default_listens(out);
-    bool has_tls_listen = false;
-    for (size_t i = 0; i < out->n_listens; i++)
-        has_tls_listen |= out->listens[i].is_tls;
-    if ((has_tls_listen || out->tls_required) && !out->tls) {
+    if (out->listen.n_addrs == 0) {
+        listen_add(&out->listen, "0.0.0.0:5269", false);
+        listen_add(&out->listen, "0.0.0.0:5270", true);
+    }
+    if ((listen_has_tls(&out->listen) || out->tls_required) && !out->tls) {
         cfg_error(d, sec, "TLS is required or a tls listener is set, but there is "
                           "no <certificate>");
         goto fail;
@@ -346,9 +318,7 @@ void s2s_config_close(s2s_config *conf)
     for (size_t i = 0; i < conf->n_domains; i++)
         free(conf->domains[i]);
     free(conf->domains);
-    for (size_t i = 0; i < conf->n_listens; i++)
-        free(conf->listens[i].address);
-    free(conf->listens);
+    listen_set_free(&conf->listen);
     for (size_t i = 0; i < conf->n_hosts; i++) {
         free(conf->hosts[i].domain);
         free(conf->hosts[i].address);

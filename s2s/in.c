@@ -642,9 +642,7 @@ void s2s_shutdown(s2s *s)
     if (s->is_stopping)
         return;
     s->is_stopping = true;
-    for (size_t i = 0; i < s->n_listeners; i++)
-        net_listener_close(s->listeners[i]);
-    s->n_listeners = 0;
+    listen_stop(&s->config.listen);
     for (s2s_conn *cn = s->conns; cn; cn = cn->next)
         s2s_conn_close(cn, XS_STREAM_SYSTEM_SHUTDOWN, NULL);
     s2s_resolver_cancel(s);
@@ -676,22 +674,5 @@ int s2s_listen_all(s2s *s)
     uv_timer_init(net_loop(), &s->sweep);
     s->sweep.data = s;
     uv_timer_start(&s->sweep, conn_on_sweep, S2S_SWEEP_MS, S2S_SWEEP_MS);
-    s->listeners = xalloc(s->config.n_listens * sizeof *s->listeners);
-    for (size_t i = 0; i < s->config.n_listens; i++) {
-        const s2s_listen *sl = &s->config.listens[i];
-        net_listen_opts o = {
-            .address = sl->address,
-            .tls = sl->is_tls ? s->config.tls : NULL,
-            .accept = conn_on_accept,
-            .ud = s,
-        };
-        int rc = net_listen(&o, &s->listeners[s->n_listeners]);
-        if (rc < 0) {
-            log_error("s2s", "cannot listen on %s: %s", sl->address, xe_str(rc));
-            return rc;
-        }
-        log_info("s2s", "listening on %s%s", sl->address, sl->is_tls ? " (direct TLS)" : "");
-        s->n_listeners++;
-    }
-    return 0;
+    return listen_start(&s->config.listen, s->config.tls, conn_on_accept, s, "s2s");
 }

@@ -108,7 +108,6 @@ int main(int argc, char **argv)
         log_info("s2s", "started, serving %zu domain(s)", s->config.n_domains);
     }
     uv_run(loop, UV_RUN_DEFAULT);
-    free(s->listeners);
     s2s_config_close(&s->config);
     uv_loop_close(loop);
     log_info("s2s", "stopped");

@@ -14,6 +14,7 @@
 #include "libcommon/cfg.h"
 #include "libcommon/component.h"
 #include "libcommon/link.h"
+#include "libcommon/listen.h"
 #include "libcommon/net.h"
 #include "libcommon/rate.h"
 #include "libcommon/tls.h"
@@ -33,11 +34,6 @@ typedef struct s2s_limits {
     uint64_t idle_timeout_ms;            /* 0: never */
     size_t max_queue_bytes;              /* per outgoing stream being set up */
 } s2s_limits;
-
-typedef struct s2s_listen {
-    char *address;
-    bool is_tls;                         /* direct TLS (XEP-0368) */
-} s2s_listen;
 
 /* <host domain= address= port=/>: where a remote domain is, without DNS. */
 typedef struct s2s_host {
@@ -68,8 +64,7 @@ typedef struct s2s_client_tls {
 typedef struct s2s_config {
     char **domains;                      /* normalized served domains */
     size_t n_domains;
-    s2s_listen *listens;
-    size_t n_listens;
+    listen_set listen;                   /* <listen>s; tls= is direct TLS (XEP-0368) */
     s2s_host *hosts;
     size_t n_hosts;
     tls_ctx *tls;                        /* server side: every <certificate> */
@@ -107,8 +102,6 @@ typedef struct s2s {
     char db_key[65];                     /* hex SHA-256 of the secret (XEP-0185) */
     link_conn *link;
     s2s_resolver *resolver;
-    net_listener **listeners;
-    size_t n_listeners;
     s2s_conn *conns;                     /* incoming and outgoing */
     uint64_t next_conn_id;
     uv_timer_t sweep;                    /* timeouts and rate pauses */
