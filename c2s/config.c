@@ -8,6 +8,7 @@
 #include "c2s/c2s.h"
 #include "libcommon/alloc.h"
 #include "libcommon/error.h"
+#include "libcommon/proc.h"
 
 static int config_limits(const cfg_node *n, c2s_limits *l, cfg_diag *d)
 {
@@ -81,20 +82,6 @@ static int config_certificate(const cfg *c, const cfg_node *n, c2s_config *out,
     return 0;
 }
 
-static int config_domains(const cfg *c, c2s_config *out, cfg_diag *d)
-{
-    for (const cfg_node *n = cfg_child(cfg_root(c), "domain"); n; n = cfg_next(n)) {
-        char *dom;
-        if (jid_domain_normalize(cfg_text(n), &dom) < 0)
-            return cfg_error(d, n, "\"%s\" is not a valid domain", cfg_text(n));
-        out->domains = xrealloc(out->domains, (out->n_domains + 1) * sizeof *out->domains);
-        out->domains[out->n_domains++] = dom;
-    }
-    if (out->n_domains == 0)
-        return cfg_error(d, cfg_root(c), "c2s: the config serves no <domain>");
-    return 0;
-}
-
 int c2s_config_load(const cfg *c, c2s_config *out, cfg_diag *d)
 {
     memset(out, 0, sizeof *out);
@@ -102,8 +89,13 @@ int c2s_config_load(const cfg *c, c2s_config *out, cfg_diag *d)
     if (!sec)
         return cfg_error(d, cfg_root(c), "the config has no <c2s> section");
     static const char *const attrs[] = { NULL };
-    if (cfg_check_attrs(sec, attrs, d) < 0 || config_domains(c, out, d) < 0)
+    if (cfg_check_attrs(sec, attrs, d) < 0 ||
+        proc_domains(c, &out->domains, &out->n_domains, d) < 0)
         goto fail;
+    if (out->n_domains == 0) {
+        cfg_error(d, cfg_root(c), "c2s: the config serves no <domain>");
+        goto fail;
+    }
     for (const cfg_node *n = cfg_first(sec); n; n = cfg_sibling(n)) {
         const char *name = cfg_name(n);
         int rc = 0;
@@ -155,9 +147,7 @@ fail:
 
 void c2s_config_close(c2s_config *conf)
 {
-    for (size_t i = 0; i < conf->n_domains; i++)
-        free(conf->domains[i]);
-    free(conf->domains);
+    proc_domains_free(conf->domains, conf->n_domains);
     listen_set_free(&conf->listen);
     tls_ctx_free(conf->tls);
     component_link_cfg_close(&conf->link);

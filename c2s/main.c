@@ -28,30 +28,9 @@ static const char c2s_usage[] =
 static c2s the_c2s;
 static const link_bind c2s_binds[] = { { .name = "c2s", .is_service = true } };
 
-static void c2s_on_ready(link_conn *l, void *ud)
-{
-    (void)ud;
-    log_info("c2s", "attached to the router as %s", link_instance(l));
-}
-
-static void c2s_on_down(link_conn *l, const char *why, void *ud)
-{
-    (void)l, (void)ud;
-    log_warn("c2s", "the link to the router is down (%s); reconnecting", why);
-}
-
-static void c2s_on_refused(link_conn *l, const char *why, void *ud)
-{
-    (void)l, (void)ud;
-    log_error("c2s", "the router refused the link: %s", why);
-}
-
 static const link_events c2s_link_events = {
-    .ready = c2s_on_ready,
     .stanza = c2s_session_on_link_stanza,
     .member = c2s_session_on_member,
-    .down = c2s_on_down,
-    .refused = c2s_on_refused,
 };
 
 static void c2s_on_stop(void *ud)

@@ -38,7 +38,9 @@ typedef struct link_opts {
 } link_opts;
 
 typedef struct link_events {
-    /* Attached: handshake done and every bind answered. */
+    /* The link logs attaching, going down and refusals itself; these
+     * callbacks are for what the process does about them.
+     * Attached: handshake done and every bind answered. May be NULL. */
     void (*ready)(link_conn *l, void *ud);
     /* A stanza or envelope arrived (a full tree; raw as received). */
     void (*stanza)(link_conn *l, xs_elem *st, const char *raw, size_t len, void *ud);
@@ -48,7 +50,8 @@ typedef struct link_events {
                    const char *name, const char *kind, void *ud);
     /* The link went down (why says so); it reconnects by itself. May be NULL. */
     void (*down)(link_conn *l, const char *why, void *ud);
-    /* The router refused a bind or the secret: the link stops retrying. */
+    /* The router refused a bind or the secret: the link stops retrying.
+     * May be NULL. */
     void (*refused)(link_conn *l, const char *why, void *ud);
 } link_events;
 

@@ -11,7 +11,33 @@
 
 #include "libcommon/alloc.h"
 #include "libcommon/error.h"
+#include "libcommon/jid.h"
 #include "libcommon/log.h"
+
+int proc_domains(const cfg *c, char ***out, size_t *n, cfg_diag *diag)
+{
+    *out = NULL;
+    *n = 0;
+    for (const cfg_node *d = cfg_child(cfg_root(c), "domain"); d; d = cfg_next(d)) {
+        char *norm;
+        if (jid_domain_normalize(cfg_text(d), &norm) < 0) {
+            proc_domains_free(*out, *n);
+            *out = NULL;
+            *n = 0;
+            return cfg_error(diag, d, "domain \"%s\" is not a valid domain", cfg_text(d));
+        }
+        *out = xrealloc(*out, (*n + 1) * sizeof **out);
+        (*out)[(*n)++] = norm;
+    }
+    return 0;
+}
+
+void proc_domains_free(char **domains, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(domains[i]);
+    free(domains);
+}
 
 char *proc_state_dir(const cfg *c)
 {

@@ -33,6 +33,11 @@ void proc_release_signals(void);
  * to="file" writes STATE-DIR/log/NAME.log. Returns 0 or XE_CONFIG with diag
  * filled. */
 int proc_log_setup(const cfg *c, const char *name, cfg_diag *diag);
+/* The config's served <domain>s, normalized (RFC 7622 §3.2): *n of them in
+ * *out, freed with proc_domains_free(). None is no error here. Returns 0, or
+ * XE_CONFIG with diag at the <domain> that is not a domain. */
+int proc_domains(const cfg *c, char ***out, size_t *n, cfg_diag *diag);
+void proc_domains_free(char **domains, size_t n);
 /* The state directory: <state-dir> resolved against the config's folder
  * ("." when absent). A new string the caller frees. */
 char *proc_state_dir(const cfg *c);

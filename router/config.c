@@ -141,13 +141,8 @@ int router_config_load(const cfg *c, router_config *rc, cfg_diag *d)
 {
     memset(rc, 0, sizeof *rc);
     const cfg_node *root = cfg_root(c);
-    for (const cfg_node *n = cfg_child(root, "domain"); n; n = cfg_next(n)) {
-        char *dom;
-        if (jid_domain_normalize(cfg_text(n), &dom) < 0)
-            return cfg_error(d, n, "domain \"%s\" is not a valid domain", cfg_text(n));
-        rc->domains = xrealloc(rc->domains, (rc->n_domains + 1) * sizeof *rc->domains);
-        rc->domains[rc->n_domains++] = dom;
-    }
+    if (proc_domains(c, &rc->domains, &rc->n_domains, d) < 0)
+        return XE_CONFIG;
     rc->state_dir = proc_state_dir(c);
 
     const cfg_node *rn = cfg_child(root, "router");
@@ -201,9 +196,7 @@ int router_config_load(const cfg *c, router_config *rc, cfg_diag *d)
 
 void router_config_close(router_config *rc)
 {
-    for (size_t i = 0; i < rc->n_domains; i++)
-        free(rc->domains[i]);
-    free(rc->domains);
+    proc_domains_free(rc->domains, rc->n_domains);
     free(rc->state_dir);
     for (size_t i = 0; i < rc->n_listen; i++) {
         free(rc->listen[i].address);

@@ -12,6 +12,7 @@
 #include "libcommon/error.h"
 #include "libcommon/jid.h"
 #include "libcommon/log.h"
+#include "libcommon/proc.h"
 #include "s2s/s2s.h"
 
 static int config_limits(const cfg_node *n, s2s_limits *l, cfg_diag *d)
@@ -212,21 +213,6 @@ static int config_resolver(const cfg_node *n, s2s_config *out, cfg_diag *d)
     return 0;
 }
 
-static int config_domains(const cfg *c, s2s_config *out, cfg_diag *d)
-{
-    for (const cfg_node *n = cfg_child(cfg_root(c), "domain"); n; n = cfg_next(n)) {
-        char *dom;
-        if (jid_domain_normalize(cfg_text(n), &dom) < 0)
-            return cfg_error(d, n, "\"%s\" is not a valid domain", cfg_text(n));
-        out->domains = xrealloc(out->domains, (out->n_domains + 1) * sizeof *out->domains);
-        out->domains[out->n_domains++] = dom;
-    }
-    if (out->n_domains == 0)
-        return cfg_error(d, cfg_root(c), "s2s: the config serves no <domain>");
-    return 0;
-}
-
-
 /* Without a configured secret every start makes one: fine for a single
  * instance, wrong for several, which must share it (XEP-0185 §3). */
 static void config_random_secret(s2s_config *out)
@@ -251,8 +237,14 @@ int s2s_config_load(const cfg *c, s2s_config *out, cfg_diag *d)
         return cfg_error(d, cfg_root(c), "the config has no <s2s> section");
     static const char *const attrs[] = { NULL };
     bool has_default = false;
-    if (cfg_check_attrs(sec, attrs, d) < 0 || config_domains(c, out, d) < 0 ||
-        config_tls(c, sec, out, d) < 0)
+    if (cfg_check_attrs(sec, attrs, d) < 0 ||
+        proc_domains(c, &out->domains, &out->n_domains, d) < 0)
+        goto fail;
+    if (out->n_domains == 0) {
+        cfg_error(d, cfg_root(c), "s2s: the config serves no <domain>");
+        goto fail;
+    }
+    if (config_tls(c, sec, out, d) < 0)
         goto fail;
     for (const cfg_node *n = cfg_first(sec); n; n = cfg_sibling(n)) {
         const char *name = cfg_name(n);
@@ -315,9 +307,7 @@ fail:
 
 void s2s_config_close(s2s_config *conf)
 {
-    for (size_t i = 0; i < conf->n_domains; i++)
-        free(conf->domains[i]);
-    free(conf->domains);
+    proc_domains_free(conf->domains, conf->n_domains);
     listen_set_free(&conf->listen);
     for (size_t i = 0; i < conf->n_hosts; i++) {
         free(conf->hosts[i].domain);

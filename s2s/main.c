@@ -29,35 +29,14 @@ static const char s2s_usage[] =
 static s2s the_s2s;
 static const link_bind s2s_binds[] = { { .name = "s2s", .is_service = true } };
 
-static void s2s_on_ready(link_conn *l, void *ud)
-{
-    (void)ud;
-    log_info("s2s", "attached to the router as %s", link_instance(l));
-}
-
 static void s2s_on_stanza(link_conn *l, xs_elem *st, const char *raw, size_t len, void *ud)
 {
     (void)l;
     s2s_out_route(ud, st, raw, len);
 }
 
-static void s2s_on_down(link_conn *l, const char *why, void *ud)
-{
-    (void)l, (void)ud;
-    log_warn("s2s", "the link to the router is down (%s); reconnecting", why);
-}
-
-static void s2s_on_refused(link_conn *l, const char *why, void *ud)
-{
-    (void)l, (void)ud;
-    log_error("s2s", "the router refused the link: %s", why);
-}
-
 static const link_events s2s_link_events = {
-    .ready = s2s_on_ready,
     .stanza = s2s_on_stanza,
-    .down = s2s_on_down,
-    .refused = s2s_on_refused,
 };
 
 static void s2s_on_stop(void *ud)

@@ -30,23 +30,9 @@ static const char sm_usage[] =
 static sm_server the_sm;
 static link_bind *sm_binds;
 
-static void sm_on_ready(link_conn *l, void *ud)
-{
-    (void)ud;
-    log_info("sm", "attached to the router as %s", link_instance(l));
-}
-
-static void sm_on_refused(link_conn *l, const char *why, void *ud)
-{
-    (void)l, (void)ud;
-    log_error("sm", "the router refused the link: %s", why);
-}
-
 static const link_events sm_link_events = {
-    .ready = sm_on_ready,
     .stanza = sm_on_stanza,
     .member = sm_on_member,
-    .refused = sm_on_refused,
 };
 
 static void sm_on_stop(void *ud)
@@ -68,13 +54,8 @@ static int sm_config(const cfg *c, sm_server *sm, cfg_diag *diag)
     static const char *const attrs[] = { NULL };
     if (cfg_check_attrs(sec, attrs, diag) < 0)
         return XE_CONFIG;
-    for (const cfg_node *d = cfg_child(cfg_root(c), "domain"); d; d = cfg_next(d)) {
-        char *norm = NULL;
-        if (jid_domain_normalize(cfg_text(d), &norm) < 0)
-            return cfg_error(diag, d, "domain \"%s\" is not a valid domain", cfg_text(d));
-        sm->domains = xrealloc(sm->domains, (sm->n_domains + 1) * sizeof *sm->domains);
-        sm->domains[sm->n_domains++] = norm;
-    }
+    if (proc_domains(c, &sm->domains, &sm->n_domains, diag) < 0)
+        return XE_CONFIG;
     if (!sm->n_domains)
         return cfg_error(diag, cfg_root(c), "the config names no <domain> to serve");
     const cfg_node *off = cfg_child(sec, "offline");
@@ -115,9 +96,7 @@ static int sm_config(const cfg *c, sm_server *sm, cfg_diag *diag)
 static void sm_free_config(sm_server *sm)
 {
     component_link_cfg_close(&sm->link_cfg);
-    for (size_t i = 0; i < sm->n_domains; i++)
-        free(sm->domains[i]);
-    free(sm->domains);
+    proc_domains_free(sm->domains, sm->n_domains);
     free(sm->modules);
     free(sm_binds);
 }

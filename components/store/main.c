@@ -30,22 +30,8 @@ static store the_store;
 static int store_exit_code;
 static const link_bind store_binds[] = { { .name = "store", .is_service = true } };
 
-static void store_on_ready(link_conn *l, void *ud)
-{
-    (void)ud;
-    log_info("store", "attached to the router as %s", link_instance(l));
-}
-
-static void store_on_refused(link_conn *l, const char *why, void *ud)
-{
-    (void)l, (void)ud;
-    log_error("store", "the router refused the link: %s", why);
-}
-
 static const link_events store_link_events = {
-    .ready = store_on_ready,
     .stanza = store_on_stanza,
-    .refused = store_on_refused,
 };
 
 static void store_on_driver_closed(void *ud)

@@ -59,32 +59,14 @@ typedef struct users_run {
 
 /* ---- the config: served domains and the link's options ---- */
 
-static void users_domains_free(char **domains, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        free(domains[i]);
-    free(domains);
-}
-
 /* The normalized <domain>s of the file. Returns 0 or CTL_EXIT_FAIL (printed). */
 static int users_domains(const cfg *c, char ***out, size_t *n_out)
 {
-    char **domains = NULL;
-    size_t n = 0;
-    for (const cfg_node *d = cfg_child(cfg_root(c), "domain"); d; d = cfg_next(d)) {
-        char *norm;
-        if (jid_domain_normalize(cfg_text(d), &norm) < 0) {
-            fprintf(stderr, "%s:%d: domain \"%s\" is not a valid domain\n",
-                    cfg_path(c), cfg_line(d), cfg_text(d));
-            users_domains_free(domains, n);
-            return CTL_EXIT_FAIL;
-        }
-        domains = xrealloc(domains, (n + 1) * sizeof *domains);
-        domains[n++] = norm;
-    }
-    *out = domains;
-    *n_out = n;
-    return 0;
+    cfg_diag diag = { 0 };
+    if (proc_domains(c, out, n_out, &diag) == 0)
+        return 0;
+    proc_print_diag(&diag, cfg_path(c));
+    return CTL_EXIT_FAIL;
 }
 
 static bool users_domain_is_served(char **domains, size_t n, const char *domain)
@@ -587,7 +569,7 @@ static int users_open(const char *config, const char *s, cfg **c_out,
                 jid_domain(j), cfg_path(c));
     else
         rc = 0;
-    users_domains_free(domains, n_domains);
+    proc_domains_free(domains, n_domains);
     if (rc != 0) {
         jid_free(j);
         cfg_free(c);
@@ -743,7 +725,7 @@ int ctl_cmd_listusers(const char *config, int argc, char **argv)
                 printf("%s\n", xs_attr(a, "user"));
     }
     users_run_close(&run);
-    users_domains_free(domains, n_domains);
+    proc_domains_free(domains, n_domains);
     cfg_free(c);
     return rc;
 }
