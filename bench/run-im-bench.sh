@@ -68,16 +68,7 @@ cmake --build "$BUILD" -j2 --target xmppd-bench-client xmppd-router \
     xmppd-store xmppd-sm xmppd-c2s xmppdctl >"$TMP/build.log" 2>&1 ||
     { tail -n 30 "$TMP/build.log" >&2; die "build failed in $BUILD"; }
 
-free_port() {
-    local port
-    for _ in $(seq 100); do
-        port=$((20000 + RANDOM % 40000))
-        if [ -z "$(ss -Htln "sport = :$port" 2>/dev/null)" ]; then
-            echo "$port"; return 0
-        fi
-    done
-    die "no free port found"
-}
+. "$ROOT/bench/ports.sh"
 
 wait_listening() {
     local port=$1

@@ -102,18 +102,7 @@ fi
 
 # --- Servers ---------------------------------------------------------------
 
-# A TCP port on 127.0.0.1 nothing listens on.
-free_port() {
-    local port
-    for _ in $(seq 100); do
-        port=$((20000 + RANDOM % 40000))
-        if [ -z "$(ss -Htln "sport = :$port" 2>/dev/null)" ]; then
-            echo "$port"
-            return 0
-        fi
-    done
-    die "no free port found"
-}
+. "$ROOT/bench/ports.sh"
 
 # Waits up to 10 s for pid to listen on port; fails if it died first.
 wait_listening() {

@@ -86,20 +86,7 @@ for b in xmppd-router xmppd-store xmppd-sm xmppd-c2s xmppd-s2s xmppdctl; do
     [ -x "$BUILD/bin/$b" ] || die "$BUILD/bin/$b is missing"
 done
 
-USED_PORTS=" "
-# free_port ADDR: a port nothing listens on and this script has not handed out.
-free_port() {
-    local port
-    for _ in $(seq 100); do
-        port=$((20000 + RANDOM % 40000))
-        case $USED_PORTS in *" $port "*) continue ;; esac
-        if [ -z "$(ss -Htln "sport = :$port" 2>/dev/null)" ]; then
-            USED_PORTS="$USED_PORTS$port "
-            echo "$port"; return 0
-        fi
-    done
-    die "no free port found"
-}
+. "$ROOT/bench/ports.sh"
 
 wait_listening() {
     local addr=$1 port=$2

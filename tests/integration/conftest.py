@@ -654,12 +654,37 @@ def default_components():
     ]
 
 
+def _listen_port_range():
+    """Ports below the kernel's ephemeral range: no outgoing connection takes one."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    return 10000, max(10001, low)
+
+
+_PORT_LOW, _PORT_HIGH = _listen_port_range()
+_port_next = _PORT_LOW + os.getpid() * 7919 % (_PORT_HIGH - _PORT_LOW)
+
+
 def free_port(host="127.0.0.1"):
-    """A TCP port that was free a moment ago (bind to port 0, then release)."""
+    """A TCP port nothing listens on, for a process the test starts next.
+
+    A port the kernel handed out for port 0 lies in the ephemeral range, where
+    the next outgoing connection may take it before the server binds it; so
+    ports come from below that range, each handed out once per test run."""
+    global _port_next
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+    for _ in range(_PORT_HIGH - _PORT_LOW):
+        port = _port_next
+        _port_next = _PORT_LOW + (port + 1 - _PORT_LOW) % (_PORT_HIGH - _PORT_LOW)
+        with socket.socket(family, socket.SOCK_STREAM) as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free TCP port below the ephemeral range")
 
 
 class Router:
