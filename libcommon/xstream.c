@@ -2,6 +2,7 @@
 /* libcommon/xstream.c: the XMPP stream parser, on libxml2's SAX2 push parser,
  * with the restricted XML of RFC 6120 §11.1 and the configured limits. */
 #include "libcommon/xstream.h"
+#include "libcommon/xstream_impl.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -21,66 +22,14 @@
 #include "libcommon/log.h"
 #include "libcommon/xmlmem.h"
 
-typedef enum {
-    XSTREAM_HEADER, /* waiting for the stream header */
-    XSTREAM_OPEN,   /* in the stream */
-    XSTREAM_CLOSED, /* the stream ended, or xstream_stop() */
-    XSTREAM_FAILED, /* error() has fired */
-} xstream_state;
-
 /* A chunk goes to libxml2 in slices of at most this many bytes, and what is
  * still arriving is checked after each (xstream_check_unfinished()). */
 enum { XSTREAM_SLICE = 4096 };
 /* An emptied pending buffer bigger than this gives its memory back. */
 enum { XSTREAM_KEEP_BYTES = 16384 };
-/* A failure's description, for the log. */
-enum { XSTREAM_WHY_BYTES = 256 };
 
-/* Offsets count the bytes fed since xstream_new(). */
-struct xstream {
-    xstream_limits limits;
-    xstream_events events;
-    void *ud;
-    bool shallow;
-    xstream_state state;
-    int err; /* XE_* once failed */
-    bool in_feed;
-    bool restart; /* xstream_reset() from a callback */
-    uint64_t restart_at;
-    xmlParserCtxtPtr ctxt;
-    unsigned depth;     /* open elements, the stream root included */
-    uint64_t fed;       /* bytes fed so far */
-    uint64_t ctx_base;  /* where the current parser context began */
-    uint64_t mark;      /* end of the last top-level element or header */
-    uint64_t event_end; /* end of the element being reported */
-    const char *chunk;  /* the chunk being fed, starting at chunk_off */
-    uint64_t chunk_off;
-    buf pending; /* bytes [pend_off, chunk_off) of an unfinished
-                    top-level element */
-    uint64_t pend_off;
-    uint64_t tag_start;    /* an unfinished start tag being counted */
-    uint64_t tag_scanned;  /* how far */
-    unsigned tag_attrs;    /* '=' outside quotes so far */
-    char tag_quote;        /* the quote we are in, or 0 */
-    unsigned char lead[4]; /* the first bytes of a stream, until vetted */
-    size_t lead_len;       /* 4 once vetted */
-    bool loose_text;       /* non-space text after the last element, unreported */
-    bool is_resting;       /* no parser context: xstream_rest() */
-    bool is_waking;        /* the next header is resume_header */
-    char *resume_header;   /* the header's name and namespaces, for waking */
-    xs_elem *stanza;       /* the top-level element being built */
-    xs_elem *node;         /* the innermost element being built */
-    buf text;              /* text not yet added to node */
-    char *content_ns;
-    char *why;             /* the failure, once failed (XSTREAM_WHY_BYTES) */
-};
-
-static void xstream_fail(xstream *xs, xs_stream_condition cond, int err,
-                         const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void xstream_fail(xstream *xs, xs_stream_condition cond, int err,
-                         const char *fmt, ...)
+void xstream_fail(xstream *xs, xs_stream_condition cond, int err,
+                  const char *fmt, ...)
 {
     if (xs->state >= XSTREAM_CLOSED || xs->restart)
         return;
@@ -97,20 +46,12 @@ static void xstream_fail(xstream *xs, xs_stream_condition cond, int err,
         xs->events.error(xs->ud, cond, xs->why);
 }
 
-/* From inside a SAX callback: libxml2 parses no further. */
-static void xstream_halt(xstream *xs)
+void xstream_halt(xstream *xs)
 {
     xmlStopParser(xs->ctxt);
 }
 
-static void xstream_refuse(xstream *xs, const char *what)
-{
-    xstream_fail(xs, XS_STREAM_RESTRICTED_XML, XE_BAD_XML,
-                 "%s refused (restricted XML)", what);
-    xstream_halt(xs);
-}
-
-static bool xstream_is_live(const xstream *xs)
+bool xstream_is_live(const xstream *xs)
 {
     return xs->state <= XSTREAM_OPEN && !xs->restart;
 }
@@ -480,148 +421,6 @@ static void xstream_on_cdata(void *ud, const xmlChar *value, int len)
         return;
     }
     xstream_on_text(ud, value, len);
-}
-
-/* The encoding named by the XML declaration libxml2 has just parsed (told
- * to ignore it, so that it never converts): the text before cur. */
-static bool xstream_declared_encoding(xmlParserInputPtr in, const char **name,
-                                      int *len)
-{
-    if (!in || !in->base || in->cur <= in->base)
-        return false;
-    const char *p = (const char *)in->base, *end = (const char *)in->cur;
-    for (; end - p > 8; p++) {
-        if (memcmp(p, "encoding", 8) == 0)
-            break;
-    }
-    if (end - p <= 8)
-        return false;
-    for (p += 8; p < end && strchr(" \t\r\n=", *p); p++)
-        continue;
-    if (p == end || (*p != '\'' && *p != '"'))
-        return false;
-    const char *v = ++p;
-    while (p < end && *p != v[-1])
-        p++;
-    *name = v;
-    *len = (int)(p - v);
-    return true;
-}
-
-static void xstream_on_start_document(void *ud)
-{
-    xstream *xs = ud;
-    const char *enc;
-    int len;
-    /* RFC 6120 §11.6: UTF-8 only. */
-    if (xstream_declared_encoding(xs->ctxt->input, &enc, &len) &&
-        !(len == 5 && strncasecmp(enc, "UTF-8", 5) == 0) &&
-        !(len == 4 && strncasecmp(enc, "UTF8", 4) == 0)) {
-        xstream_fail(xs, XS_STREAM_UNSUPPORTED_ENCODING, XE_BAD_XML,
-                     "encoding %.*s refused", len < 40 ? len : 40, enc);
-        xstream_halt(xs);
-    }
-}
-
-static void xstream_on_dtd(void *ud, const xmlChar *name,
-                           const xmlChar *external_id, const xmlChar *system_id)
-{
-    xstream *xs = ud;
-    (void)name;
-    (void)external_id;
-    (void)system_id;
-    if (xstream_is_live(xs))
-        xstream_refuse(xs, "document type declaration");
-}
-
-static void xstream_on_entity_decl(void *ud, const xmlChar *name, int type,
-                                   const xmlChar *public_id,
-                                   const xmlChar *system_id, xmlChar *content)
-{
-    xstream *xs = ud;
-    (void)name;
-    (void)type;
-    (void)public_id;
-    (void)system_id;
-    (void)content;
-    if (xstream_is_live(xs))
-        xstream_refuse(xs, "entity declaration");
-}
-
-static void xstream_on_reference(void *ud, const xmlChar *name)
-{
-    xstream *xs = ud;
-    (void)name;
-    if (xstream_is_live(xs))
-        xstream_refuse(xs, "entity reference");
-}
-
-static void xstream_on_comment(void *ud, const xmlChar *value)
-{
-    xstream *xs = ud;
-    (void)value;
-    if (xstream_is_live(xs))
-        xstream_refuse(xs, "comment");
-}
-
-static void xstream_on_pi(void *ud, const xmlChar *target, const xmlChar *data)
-{
-    xstream *xs = ud;
-    (void)target;
-    (void)data;
-    if (xstream_is_live(xs))
-        xstream_refuse(xs, "processing instruction");
-}
-
-/* Only the five predefined entities exist: nothing is ever expanded. */
-static xmlEntityPtr xstream_on_get_entity(void *ud, const xmlChar *name)
-{
-    (void)ud;
-    return xmlGetPredefinedEntity(name);
-}
-
-static xmlEntityPtr xstream_on_get_pe(void *ud, const xmlChar *name)
-{
-    (void)ud;
-    (void)name;
-    return NULL;
-}
-
-/* libxml2 goes on after an error, so this only marks the stream; our
- * callbacks then ignore everything and feeding stops after the slice. */
-static void xstream_on_xml_error(void *ud, xmlErrorPtr err)
-{
-    xstream *xs = ud;
-    if (err->level < XML_ERR_ERROR || !xstream_is_live(xs))
-        return;
-    xs_stream_condition cond = XS_STREAM_NOT_WELL_FORMED;
-    switch (err->code) {
-    case XML_NS_ERR_UNDEFINED_NAMESPACE:
-        cond = XS_STREAM_BAD_NAMESPACE_PREFIX;
-        break;
-    case XML_ERR_UNSUPPORTED_ENCODING:
-    case XML_ERR_INVALID_ENCODING:
-        cond = XS_STREAM_UNSUPPORTED_ENCODING;
-        break;
-    case XML_ERR_UNDECLARED_ENTITY:
-    case XML_WAR_UNDECLARED_ENTITY:
-        cond = XS_STREAM_RESTRICTED_XML;
-        break;
-    default:
-        break;
-    }
-    const char *msg = err->message ? err->message : "parse error";
-    size_t len = strlen(msg);
-    while (len > 0 && (msg[len - 1] == '\n' || msg[len - 1] == ' '))
-        len--;
-    /* One line, for the log: libxml2 splits some messages in two. */
-    char line[XSTREAM_WHY_BYTES];
-    snprintf(line, sizeof line, "%.*s", (int)len, msg);
-    for (char *c = line; *c; c++) {
-        if (*c == '\n')
-            *c = ' ';
-    }
-    xstream_fail(xs, cond, XE_BAD_XML, "%s (line %d)", line, err->line);
 }
 
 static xmlSAXHandler xstream_sax = {
