@@ -237,15 +237,6 @@ static void load_show_stanza(const char *what, const load_comp *c,
             shown, f->start, (size_t)shown < f->len ? "..." : "");
 }
 
-static bool load_attr_is(const frame *f, const char *name, const char *want)
-{
-    const char *v;
-    size_t len;
-
-    return frame_attr(f, name, &v, &len) && len == strlen(want) &&
-           memcmp(v, want, len) == 0;
-}
-
 /* The body is checked on every stanza, so a server that garbles or cuts
  * what it forwards cannot pass for a fast one. A server may write an empty
  * body as <body/>. */
@@ -280,7 +271,7 @@ static void load_on_message(load_comp *c, const frame *f)
             sender->outstanding--;
         sender->is_dirty = true;
     }
-    if (load_attr_is(f, "type", "error")) {
+    if (frame_attr_is(f, "type", "error")) {
         l->total.errors++;
         if (l->phase == LOAD_MEASURE)
             l->measured.errors++;

@@ -237,6 +237,32 @@ bool frame_attr(const frame *f, const char *name, const char **value,
     }
 }
 
+bool frame_attr_is(const frame *f, const char *name, const char *value)
+{
+    const char *have;
+    size_t len;
+
+    return frame_attr(f, name, &have, &len) && len == strlen(value) &&
+           memcmp(have, value, len) == 0;
+}
+
+const char *frame_text(const frame *f, size_t *len)
+{
+    bool is_empty = false;
+    size_t j = frame_tag_end(f->start, f->len, 0, &is_empty);
+    const char *text = f->start + j;
+    const char *lt = f->start + f->len - 1; /* the end tag's '<' */
+
+    *len = 0;
+    if (j == 0 || is_empty)
+        return f->start;
+    while (lt > text && *lt != '<')
+        lt--;
+    if (lt > text)
+        *len = (size_t)(lt - text);
+    return text;
+}
+
 const char *frame_first_child(const frame *f, size_t *name_len)
 {
     bool is_empty = false;

@@ -44,6 +44,14 @@ bool frame_is(const frame *f, const char *name);
 bool frame_attr(const frame *f, const char *name, const char **value,
                 size_t *value_len);
 
+/* True when attribute name of the start tag at the front of f is exactly
+ * value (raw, entities not decoded). */
+bool frame_attr_is(const frame *f, const char *name, const char *value);
+
+/* The text between the start and the end tag of the element in f, raw; its
+ * length in *len, 0 for an empty element (<x/>). Points into f. */
+const char *frame_text(const frame *f, size_t *len);
+
 /* The first child element's name of the element in f, or NULL when it has
  * none; *name_len gets the length. For stream and stanza error conditions. */
 const char *frame_first_child(const frame *f, size_t *name_len);

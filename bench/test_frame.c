@@ -113,7 +113,33 @@ START_TEST(finds_attributes_by_exact_name)
     if (found) {
         ck_assert_uint_eq(len, strlen(attrs[_i].value));
         ck_assert(memcmp(value, attrs[_i].value, len) == 0);
+        ck_assert(frame_attr_is(&f, attrs[_i].attr, attrs[_i].value));
     }
+    ck_assert(!frame_attr_is(&f, attrs[_i].attr, "other"));
+}
+END_TEST
+
+static const struct {
+    const char *element, *text;
+} texts[] = {
+    {"<challenge>cj1m</challenge>", "cj1m"},
+    {"<challenge a='x>y'>cj1m</challenge>", "cj1m"},
+    {"<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>", ""},
+    {"<success></success>", ""},
+    {"<a>x<b>y</b>z</a>", "x<b>y</b>z"},
+};
+
+START_TEST(gives_the_text_between_the_tags)
+{
+    /* Followed by the next stanza, which is not the element's. */
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s<next/>", texts[_i].element);
+    frame f = {.start = buf, .len = strlen(texts[_i].element)};
+    size_t len = 99;
+    const char *text = frame_text(&f, &len);
+
+    ck_assert_uint_eq(len, strlen(texts[_i].text));
+    ck_assert(memcmp(text, texts[_i].text, len) == 0);
 }
 END_TEST
 
@@ -180,6 +206,8 @@ Suite *unit_suite(void)
     tcase_add_test(framing, frames_every_unit_whatever_the_cut);
     tcase_add_loop_test(framing, finds_attributes_by_exact_name, 0,
                         sizeof attrs / sizeof attrs[0]);
+    tcase_add_loop_test(framing, gives_the_text_between_the_tags, 0,
+                        sizeof texts / sizeof texts[0]);
     tcase_add_test(framing, names_the_first_child);
     tcase_add_test(framing, refuses_a_doctype);
     tcase_add_test(framing, skips_text_between_stanzas);

@@ -8,6 +8,9 @@
 #include <stddef.h>
 
 #include "libcommon/buf.h"
+/* The stanza and stream error conditions, and the error stanzas built from
+ * them, come with this header. */
+#include "libcommon/xs_error.h"
 
 #define XS_NS_STREAMS "http://etherx.jabber.org/streams"
 #define XS_NS_STREAM_ERRORS "urn:ietf:params:xml:ns:xmpp-streams"
@@ -102,40 +105,4 @@ char *xs_to_string(const xs_elem *e, const char *ctx_ns);
 int xs_parse(const char *xml, size_t len, const char *ctx_ns, xs_elem **out);
 /* Same name, namespace, attributes (in any order) and children in order. */
 bool xs_equal(const xs_elem *a, const xs_elem *b);
-
-/* RFC 6120 §8.3.3 stanza error conditions. */
-typedef enum {
-    XS_BAD_REQUEST, XS_CONFLICT, XS_FEATURE_NOT_IMPLEMENTED, XS_FORBIDDEN,
-    XS_GONE, XS_INTERNAL_SERVER_ERROR, XS_ITEM_NOT_FOUND, XS_JID_MALFORMED,
-    XS_NOT_ACCEPTABLE, XS_NOT_ALLOWED, XS_NOT_AUTHORIZED, XS_POLICY_VIOLATION,
-    XS_RECIPIENT_UNAVAILABLE, XS_REDIRECT, XS_REGISTRATION_REQUIRED,
-    XS_REMOTE_SERVER_NOT_FOUND, XS_REMOTE_SERVER_TIMEOUT, XS_RESOURCE_CONSTRAINT,
-    XS_SERVICE_UNAVAILABLE, XS_SUBSCRIPTION_REQUIRED, XS_UNDEFINED_CONDITION,
-    XS_UNEXPECTED_REQUEST,
-} xs_condition;
-const char *xs_condition_name(xs_condition c);   /* "service-unavailable" */
-const char *xs_condition_type(xs_condition c);   /* "cancel", "wait", ... */
-
-/* RFC 6120 §4.9.3 stream error conditions. */
-typedef enum {
-    XS_STREAM_BAD_FORMAT, XS_STREAM_BAD_NAMESPACE_PREFIX, XS_STREAM_CONFLICT,
-    XS_STREAM_CONNECTION_TIMEOUT, XS_STREAM_HOST_GONE, XS_STREAM_HOST_UNKNOWN,
-    XS_STREAM_IMPROPER_ADDRESSING, XS_STREAM_INTERNAL_SERVER_ERROR,
-    XS_STREAM_INVALID_FROM, XS_STREAM_INVALID_NAMESPACE,
-    XS_STREAM_INVALID_XML, XS_STREAM_NOT_AUTHORIZED, XS_STREAM_NOT_WELL_FORMED,
-    XS_STREAM_POLICY_VIOLATION, XS_STREAM_REMOTE_CONNECTION_FAILED,
-    XS_STREAM_RESET, XS_STREAM_RESOURCE_CONSTRAINT, XS_STREAM_RESTRICTED_XML,
-    XS_STREAM_SEE_OTHER_HOST, XS_STREAM_SYSTEM_SHUTDOWN,
-    XS_STREAM_UNDEFINED_CONDITION, XS_STREAM_UNSUPPORTED_ENCODING,
-    XS_STREAM_UNSUPPORTED_FEATURE, XS_STREAM_UNSUPPORTED_STANZA_TYPE,
-    XS_STREAM_UNSUPPORTED_VERSION,
-} xs_stream_condition;
-const char *xs_stream_condition_name(xs_stream_condition c);
-
-/* A new error reply to stanza st: to and from swapped, type='error', the
- * original children kept, and <error type=...><COND xmlns=stanzas/>[<text>]
- * added. text may be NULL. */
-xs_elem *xs_error_reply(const xs_elem *st, xs_condition cond, const char *text);
-/* Appends "<stream:error><COND xmlns=.../>[<text>]</stream:error>" to out. */
-void xs_stream_error(buf *out, xs_stream_condition cond, const char *text);
 #endif
