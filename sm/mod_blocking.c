@@ -5,7 +5,6 @@
  * user's list is cached from the store at their first session; stanzas for
  * a user whose list is being read wait for it, so blocking also holds for
  * users who are offline. */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -163,14 +162,8 @@ static block_list *list_load(sm_server *sm, const char *bare)
     block_list *l = xalloc(sizeof *l);
     l->bare = xstrdup(bare);
     list_insert(l);
-    buf req;
-    buf_init(&req);
-    buf_append_str(&req, "<blocklist-get xmlns='" SM_NS_STORE "' user='");
-    buf_append_xml(&req, bare, strlen(bare), 1);
-    buf_append_str(&req, "'/>");
-    char *text = buf_steal(&req);
-    sm_store_ask(sm, bare, false, text, list_on_load, xstrdup(bare));
-    free(text);
+    sm_store_query q = { .name = "blocklist-get", .user = bare };
+    sm_store_ask(sm, &q, list_on_load, xstrdup(bare));
     return l;
 }
 
@@ -297,23 +290,15 @@ static void op_free(block_op *op)
 
 static void push_change(sm_server *sm, block_list *l, const block_op *op)
 {
-    static unsigned long push_id;
+    xs_elem *cmd = xs_new(op->is_block ? "block" : "unblock", BLOCK_NS);
+    for (size_t k = 0; k < op->jids.n; k++)
+        xs_set_attr(xs_add_new(cmd, "item", BLOCK_NS), "jid", op->jids.v[k]);
     for (size_t i = 0; i < l->askers.n; i++) {
         sm_session *s = sm_session_find(sm, l->askers.v[i]);
-        if (!s)
-            continue;
-        char id[32];
-        snprintf(id, sizeof id, "block%lu", ++push_id);
-        xs_elem *iq = xs_new("iq", XS_NS_CLIENT);
-        xs_set_attr(iq, "type", "set");
-        xs_set_attr(iq, "id", id);
-        xs_set_attr(iq, "to", s->full);
-        xs_elem *cmd = xs_add_new(iq, op->is_block ? "block" : "unblock", BLOCK_NS);
-        for (size_t k = 0; k < op->jids.n; k++)
-            xs_set_attr(xs_add_new(cmd, "item", BLOCK_NS), "jid", op->jids.v[k]);
-        sm_session_deliver(s, iq);
-        xs_unref(iq);
+        if (s)
+            sm_session_push(s, cmd);
     }
+    xs_unref(cmd);
 }
 
 typedef struct presence_note {
@@ -332,7 +317,7 @@ static void note_on_roster(sm_server *sm, xs_elem *answer, void *ud)
     for (xs_elem *it = roster && u ? xs_first(roster) : NULL; it; it = xs_next(it)) {
         const char *contact = xs_attr(it, "jid");
         int sub = sm_roster_sub(xs_attr(it, "subscription"));
-        if (!contact || (sub != SM_SUB_FROM && sub != SM_SUB_BOTH) ||
+        if (!contact || !(sub & SM_SUB_FROM) ||
             !strs_has(&n->jids, contact))
             continue;
         for (sm_session *s = u->sessions; s; s = s->next) {
@@ -367,8 +352,7 @@ static void note_contacts(sm_server *sm, const char *bare, const strs *jids, boo
 static void op_on_done(sm_server *sm, xs_elem *answer, void *ud)
 {
     block_op *op = ud;
-    const char *type = answer ? xs_attr(answer, "type") : NULL;
-    if (!type || strcmp(type, "result") != 0) {
+    if (!sm_store_ok(answer)) {
         sm_reply_error(sm, op->iq, XS_INTERNAL_SERVER_ERROR);
         op_free(op);
         return;
@@ -437,21 +421,18 @@ static sm_verdict block_change(sm_server *sm, sm_session *sender, xs_elem *iq, b
         op_free(op);
         return sm_reply_error(sm, iq, XS_BAD_REQUEST);         /* §3.3: no items */
     }
-    buf req;
-    buf_init(&req);
-    const char *verb = is_block ? "blocklist-add" : "blocklist-remove";
-    buf_printf(&req, "<%s xmlns='" SM_NS_STORE "' user='", verb);
-    buf_append_xml(&req, bare, strlen(bare), 1);
-    buf_append_str(&req, "'>");
+    buf items;
+    buf_init(&items);
     for (size_t i = 0; i < op->jids.n; i++) {
-        buf_append_str(&req, "<item jid='");
-        buf_append_xml(&req, op->jids.v[i], strlen(op->jids.v[i]), 1);
-        buf_append_str(&req, "'/>");
+        buf_append_str(&items, "<item jid='");
+        buf_append_xml(&items, op->jids.v[i], strlen(op->jids.v[i]), 1);
+        buf_append_str(&items, "'/>");
     }
-    buf_printf(&req, "</%s>", verb);
-    char *text = buf_steal(&req);
-    sm_store_ask(sm, bare, true, text, op_on_done, op);
-    free(text);
+    char *body = buf_steal(&items);      /* "" for none: unblock all */
+    sm_store_query q = { .name = is_block ? "blocklist-add" : "blocklist-remove",
+                         .user = bare, .is_set = true, .body = body };
+    sm_store_ask(sm, &q, op_on_done, op);
+    free(body);
     return SM_HANDLED;
 }
 
@@ -465,30 +446,26 @@ static sm_verdict unblock_set(sm_server *sm, sm_session *sender, xs_elem *iq)
     return block_change(sm, sender, iq, false);
 }
 
-static void blocklist_reply(sm_server *sm, const xs_elem *iq, const strs *jids)
+static xs_elem *blocklist_result(const xs_elem *iq, const strs *jids)
 {
     xs_elem *r = sm_iq_result(iq);
     xs_elem *bl = xs_add_new(r, "blocklist", BLOCK_NS);
-    for (size_t i = 0; jids && i < jids->n; i++)
+    for (size_t i = 0; i < jids->n; i++)
         xs_set_attr(xs_add_new(bl, "item", BLOCK_NS), "jid", jids->v[i]);
-    sm_send(sm, r);
+    return r;
 }
 
-static void blocklist_on_read(sm_server *sm, xs_elem *answer, void *ud)
+static xs_elem *blocklist_reply(const xs_elem *iq, xs_elem *stored)
 {
-    xs_elem *iq = ud;
-    xs_elem *got = sm_store_result(answer);
-    if (!got) {
-        sm_reply_error(sm, iq, XS_INTERNAL_SERVER_ERROR);
-    } else {
-        strs jids = { 0 };
-        for (xs_elem *it = xs_first(got); it; it = xs_next(it))
-            if (xs_attr(it, "jid"))
-                strs_add(&jids, xs_attr(it, "jid"));
-        blocklist_reply(sm, iq, &jids);
-        strs_free(&jids);
-    }
-    xs_unref(iq);
+    if (!stored)
+        return NULL;
+    strs jids = { 0 };
+    for (xs_elem *it = xs_first(stored); it; it = xs_next(it))
+        if (xs_attr(it, "jid"))
+            strs_add(&jids, xs_attr(it, "jid"));
+    xs_elem *r = blocklist_result(iq, &jids);
+    strs_free(&jids);
+    return r;
 }
 
 static sm_verdict blocklist_get(sm_server *sm, sm_session *sender, xs_elem *iq)
@@ -501,17 +478,11 @@ static sm_verdict blocklist_get(sm_server *sm, sm_session *sender, xs_elem *iq)
         l = list_load(sm, bare);
     strs_add(&l->askers, sender->full);        /* §3.2: it gets pushes now */
     if (l->is_loaded) {
-        blocklist_reply(sm, iq, &l->jids);
+        sm_send(sm, blocklist_result(iq, &l->jids));
         return SM_HANDLED;
     }
-    buf req;
-    buf_init(&req);
-    buf_append_str(&req, "<blocklist-get xmlns='" SM_NS_STORE "' user='");
-    buf_append_xml(&req, bare, strlen(bare), 1);
-    buf_append_str(&req, "'/>");
-    char *text = buf_steal(&req);
-    sm_store_ask(sm, bare, false, text, blocklist_on_read, xs_ref(iq));
-    free(text);
+    sm_store_query q = { .name = "blocklist-get", .user = bare };
+    sm_store_ask_for_iq(sm, &q, iq, blocklist_reply);
     return SM_HANDLED;
 }
 

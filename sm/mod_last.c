@@ -103,15 +103,7 @@ static void last_answer(sm_server *sm, const xs_elem *iq, const char *owner)
 static void last_on_roster(sm_server *sm, xs_elem *answer, void *ud)
 {
     last_ask *a = ud;
-    xs_elem *roster = sm_store_result(answer);
-    bool is_allowed = false;
-    for (xs_elem *it = roster ? xs_first(roster) : NULL; it; it = xs_next(it)) {
-        const char *j = xs_attr(it, "jid");
-        int sub = sm_roster_sub(xs_attr(it, "subscription"));
-        if (j && strcmp(j, a->asker) == 0)
-            is_allowed = sub == SM_SUB_FROM || sub == SM_SUB_BOTH;
-    }
-    if (is_allowed)
+    if (sm_roster_has_subscriber(sm_store_result(answer), a->asker))
         last_answer(sm, a->iq, a->owner);
     else
         sm_reply_error(sm, a->iq, XS_FORBIDDEN);    /* §4: no subscription */

@@ -25,8 +25,7 @@ static const char *msg_type(const xs_elem *st)
 static void offline_on_stored(sm_server *sm, xs_elem *answer, void *ud)
 {
     xs_elem *msg = ud;
-    const char *type = answer ? xs_attr(answer, "type") : NULL;
-    if (!type || strcmp(type, "result") != 0) {
+    if (!sm_store_ok(answer)) {
         /* XEP-0160 §3: over quota (or no store) the sender learns so. */
         log_info("sm", "offline message for %s refused by the store",
                  xs_attr(msg, "to") ? xs_attr(msg, "to") : "-");
@@ -37,16 +36,16 @@ static void offline_on_stored(sm_server *sm, xs_elem *answer, void *ud)
 
 static void offline_store(sm_server *sm, const char *bare, xs_elem *msg)
 {
-    buf req;
-    buf_init(&req);
-    buf_printf(&req, "<offline-store xmlns='" SM_NS_STORE "' max='%ld' user='", sm->offline_max);
-    buf_append_xml(&req, bare, strlen(bare), 1);
-    buf_append_str(&req, "'>");
-    sm_stanza_xml(msg, XS_NS_CLIENT, &req);
-    buf_append_str(&req, "</offline-store>");
-    char *text = buf_steal(&req);
-    sm_store_ask(sm, bare, true, text, offline_on_stored, xs_ref(msg));
-    free(text);
+    char max[24];
+    snprintf(max, sizeof max, "%ld", sm->offline_max);
+    buf stanza;
+    buf_init(&stanza);
+    sm_stanza_xml(msg, XS_NS_CLIENT, &stanza);
+    char *body = buf_steal(&stanza);
+    sm_store_query q = { .name = "offline-store", .user = bare, .is_set = true,
+                         .attrs = { { "max", max } }, .body = body };
+    sm_store_ask(sm, &q, offline_on_stored, xs_ref(msg));
+    free(body);
 }
 
 static void message_to_bare(sm_user *u, xs_elem *st, const char *type)
@@ -126,30 +125,17 @@ static void offline_on_items(sm_server *sm, xs_elem *answer, void *ud)
         upto = xs_attr(it, "id");
     }
     if (s && upto) {
-        buf req;
-        buf_init(&req);
-        buf_append_str(&req, "<offline-delete xmlns='" SM_NS_STORE "' user='");
-        buf_append_xml(&req, s->user->bare, strlen(s->user->bare), 1);
-        buf_append_str(&req, "' upto='");
-        buf_append_xml(&req, upto, strlen(upto), 1);
-        buf_append_str(&req, "'/>");
-        char *text = buf_steal(&req);
-        sm_store_ask(sm, s->user->bare, true, text, NULL, NULL);
-        free(text);
+        sm_store_query q = { .name = "offline-delete", .user = s->user->bare, .is_set = true,
+                             .attrs = { { "upto", upto } } };
+        sm_store_ask(sm, &q, NULL, NULL);
     }
     free(full);
 }
 
 void sm_offline_flush(sm_session *s)
 {
-    buf req;
-    buf_init(&req);
-    buf_append_str(&req, "<offline-get xmlns='" SM_NS_STORE "' user='");
-    buf_append_xml(&req, s->user->bare, strlen(s->user->bare), 1);
-    buf_append_str(&req, "'/>");
-    char *text = buf_steal(&req);
-    sm_store_ask(s->user->sm, s->user->bare, false, text, offline_on_items, xstrdup(s->full));
-    free(text);
+    sm_store_query q = { .name = "offline-get", .user = s->user->bare };
+    sm_store_ask(s->user->sm, &q, offline_on_items, xstrdup(s->full));
 }
 
 static const char *const message_features[] = { "msgoffline", NULL };

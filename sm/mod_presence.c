@@ -62,7 +62,7 @@ static void broadcast_on_roster(sm_server *sm, xs_elem *answer, void *ud)
         int sub = sm_roster_sub(xs_attr(it, "subscription"));
         if (!contact)
             continue;
-        if (sub == SM_SUB_FROM || sub == SM_SUB_BOTH) {
+        if (sub & SM_SUB_FROM) {
             send_presence(sm, b->presence, b->full, contact);
             for (size_t i = 0; i < b->n_directed; i++)
                 if (b->directed[i] && same_bare(b->directed[i], contact)) {
@@ -70,7 +70,7 @@ static void broadcast_on_roster(sm_server *sm, xs_elem *answer, void *ud)
                     b->directed[i] = NULL;
                 }
         }
-        if (b->is_initial && (sub == SM_SUB_TO || sub == SM_SUB_BOTH))
+        if (b->is_initial && (sub & SM_SUB_TO))
             send_simple(sm, "probe", bare, contact);
         sm_roster_item ri;
         sm_roster_read(it, &ri);
@@ -182,10 +182,23 @@ typedef struct sub_out {
     bool is_preapproval;          /* subscribed with no request: kept, not sent */
 } sub_out;
 
+/* Gives (has_from) or takes the contact's subscription to the user; either
+ * answers what waited for it: a request (then no longer kept on a hidden
+ * item) or a pre-approval. */
+static int edit_set_from(sm_roster_item *it, bool has_from)
+{
+    it->sub = has_from ? (it->sub | SM_SUB_FROM) : (it->sub & ~SM_SUB_FROM);
+    it->is_approved = false;
+    it->is_pending_in = false;
+    it->is_hidden = false;
+    it->pending_status = NULL;
+    return SM_EDIT_WRITE;
+}
+
 static int edit_out_subscribe(sm_roster_item *it, void *ud)
 {
     (void)ud;
-    if (it->sub == SM_SUB_TO || it->sub == SM_SUB_BOTH || it->is_asking)
+    if ((it->sub & SM_SUB_TO) || it->is_asking)
         return it->exists ? SM_EDIT_NONE : SM_EDIT_WRITE;
     it->is_asking = true;
     return SM_EDIT_WRITE;
@@ -194,7 +207,7 @@ static int edit_out_subscribe(sm_roster_item *it, void *ud)
 static int edit_out_subscribed(sm_roster_item *it, void *ud)
 {
     sub_out *o = ud;
-    if (it->sub == SM_SUB_FROM || it->sub == SM_SUB_BOTH)
+    if (it->sub & SM_SUB_FROM)
         return SM_EDIT_NONE;
     if (!it->is_pending_in) {
         /* §3.4: no request is waiting, so this is a pre-approval; it is
@@ -205,13 +218,7 @@ static int edit_out_subscribed(sm_roster_item *it, void *ud)
         it->is_approved = true;
         return SM_EDIT_WRITE;
     }
-    /* §3.1.5: the approval of the waiting request. */
-    it->sub = it->sub == SM_SUB_TO ? SM_SUB_BOTH : SM_SUB_FROM;
-    it->is_approved = false;
-    it->is_pending_in = false;
-    it->is_hidden = false;
-    it->pending_status = NULL;
-    return SM_EDIT_WRITE;
+    return edit_set_from(it, true);    /* §3.1.5: the waiting request approved */
 }
 
 /* The user's subscription to the contact ends: the user unsubscribed
@@ -221,23 +228,23 @@ static int edit_end_subscription_to(sm_roster_item *it, void *ud)
     (void)ud;
     if (!it->exists)
         return SM_EDIT_NONE;
-    it->sub = it->sub == SM_SUB_BOTH ? SM_SUB_FROM : it->sub == SM_SUB_TO ? SM_SUB_NONE : it->sub;
+    it->sub &= ~SM_SUB_TO;
     it->is_asking = false;
     return SM_EDIT_WRITE;
 }
 
-static int edit_out_unsubscribed(sm_roster_item *it, void *ud)
+/* The contact's subscription to the user ends, or its request is refused:
+ * the user unsubscribed the contact (§3.2.1, outbound unsubscribed) or the
+ * contact unsubscribed (§3.3.3, inbound unsubscribe). An item kept only for
+ * the request goes (the request denied or withdrawn). */
+static int edit_end_subscription_from(sm_roster_item *it, void *ud)
 {
     (void)ud;
     if (!it->exists)
         return SM_EDIT_NONE;
     if (it->is_hidden)
-        return SM_EDIT_REMOVE;        /* §3.2.1: the request denied */
-    it->sub = it->sub == SM_SUB_BOTH ? SM_SUB_TO : it->sub == SM_SUB_FROM ? SM_SUB_NONE : it->sub;
-    it->is_approved = false;
-    it->is_pending_in = false;
-    it->pending_status = NULL;
-    return SM_EDIT_WRITE;
+        return SM_EDIT_REMOVE;
+    return edit_set_from(it, false);
 }
 
 static void sub_out_done(sm_server *sm, int status, const char *ver, void *ud)
@@ -292,7 +299,7 @@ static sm_verdict presence_from_session(sm_session *s, xs_elem *st)
         if (is_type(st, "unsubscribe"))
             return subscription_out(s, st, edit_end_subscription_to);
         if (is_type(st, "unsubscribed"))
-            return subscription_out(s, st, edit_out_unsubscribed);
+            return subscription_out(s, st, edit_end_subscription_from);
         if (is_type(st, NULL) || is_type(st, "unavailable"))
             directed_track(s, to, is_type(st, NULL));
         return SM_PASS;                        /* directed presence, probes */
@@ -359,6 +366,28 @@ static void in_flight_remove(sub_in *in)
 
 static sm_verdict presence_to_user(sm_user *u, xs_elem *st);
 
+/* A copy of st for u from its sender's bare JID; NULL when st has no valid
+ * from. */
+static sub_in *sub_in_new(const sm_user *u, const xs_elem *st)
+{
+    char *from = sm_bare_of(xs_attr(st, "from"));
+    if (!from)
+        return NULL;
+    sub_in *in = xalloc(sizeof *in);
+    in->bare = xstrdup(u->bare);
+    in->from = from;
+    in->stanza = xs_dup(st);
+    return in;
+}
+
+static void sub_in_free(sub_in *in)
+{
+    xs_unref(in->stanza);
+    free(in->bare);
+    free(in->from);
+    free(in);
+}
+
 static void deliver_available(sm_user *u, const xs_elem *st)
 {
     for (sm_session *s = u->sessions; s; s = s->next)
@@ -369,15 +398,13 @@ static void deliver_available(sm_user *u, const xs_elem *st)
 static int edit_in_subscribe(sm_roster_item *it, void *ud)
 {
     sub_in *in = ud;
-    if (it->sub == SM_SUB_FROM || it->sub == SM_SUB_BOTH) {
+    if (it->sub & SM_SUB_FROM) {
         in->is_auto = true;
         return SM_EDIT_NONE;
     }
     if (it->is_approved) {
-        it->is_approved = false;
-        it->sub = it->sub == SM_SUB_TO ? SM_SUB_BOTH : SM_SUB_FROM;
-        in->is_auto = true;
-        return SM_EDIT_WRITE;
+        in->is_auto = true;            /* §3.4: pre-approved */
+        return edit_set_from(it, true);
     }
     /* §3.1.3: the request waits on the item (a hidden one when the
      * contact is not in the roster) until the user answers it, and is
@@ -398,21 +425,7 @@ static int edit_in_subscribed(sm_roster_item *it, void *ud)
         return SM_EDIT_NONE;
     }
     it->is_asking = false;
-    it->sub = it->sub == SM_SUB_FROM ? SM_SUB_BOTH : SM_SUB_TO;
-    return SM_EDIT_WRITE;
-}
-
-static int edit_in_unsubscribe(sm_roster_item *it, void *ud)
-{
-    (void)ud;
-    if (!it->exists)
-        return SM_EDIT_NONE;
-    if (it->is_hidden)
-        return SM_EDIT_REMOVE;        /* §3.2.3: the request withdrawn */
-    it->is_pending_in = false;
-    it->pending_status = NULL;
-    it->sub = it->sub == SM_SUB_BOTH ? SM_SUB_TO : it->sub == SM_SUB_FROM ? SM_SUB_NONE : it->sub;
-    it->is_approved = false;
+    it->sub |= SM_SUB_TO;
     return SM_EDIT_WRITE;
 }
 
@@ -437,22 +450,13 @@ static void sub_in_done(sm_server *sm, int status, const char *ver, void *ud)
         xs_unref(in->held[i]);
     }
     free(in->held);
-    xs_unref(in->stanza);
-    free(in->bare);
-    free(in->from);
-    free(in);
+    sub_in_free(in);
 }
 
 static void probe_on_roster(sm_server *sm, xs_elem *answer, void *ud)
 {
     sub_in *in = ud;
-    xs_elem *roster = sm_store_result(answer);
-    bool is_allowed = false;
-    for (xs_elem *it = roster ? xs_first(roster) : NULL; it; it = xs_next(it)) {
-        int sub = sm_roster_sub(xs_attr(it, "subscription"));
-        if (xs_attr(it, "jid") && strcmp(xs_attr(it, "jid"), in->from) == 0)
-            is_allowed = sub == SM_SUB_FROM || sub == SM_SUB_BOTH;
-    }
+    bool is_allowed = sm_roster_has_subscriber(sm_store_result(answer), in->from);
     sm_user *u = sm_user_get(sm, in->bare, false);
     bool is_any = false;
     for (sm_session *s = u ? u->sessions : NULL; is_allowed && s; s = s->next)
@@ -462,10 +466,7 @@ static void probe_on_roster(sm_server *sm, xs_elem *answer, void *ud)
         }
     if (is_allowed && !is_any)
         send_simple(sm, "unavailable", in->bare, xs_attr(in->stanza, "from"));
-    xs_unref(in->stanza);
-    free(in->bare);
-    free(in->from);
-    free(in);
+    sub_in_free(in);
 }
 
 static sm_verdict presence_to_user(sm_user *u, xs_elem *st)
@@ -475,33 +476,25 @@ static sm_verdict presence_to_user(sm_user *u, xs_elem *st)
     sm_server *sm = u->sm;
     static const struct { const char *type; sm_roster_edit_fn *edit; } subs[] = {
         { "subscribe", edit_in_subscribe }, { "subscribed", edit_in_subscribed },
-        { "unsubscribe", edit_in_unsubscribe }, { "unsubscribed", edit_end_subscription_to },
+        { "unsubscribe", edit_end_subscription_from },
+        { "unsubscribed", edit_end_subscription_to },
     };
     for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
         if (!is_type(st, subs[i].type))
             continue;
-        char *from = sm_bare_of(xs_attr(st, "from"));
-        if (!from)
+        sub_in *in = sub_in_new(u, st);
+        if (!in)
             return SM_HANDLED;
-        sub_in *in = xalloc(sizeof *in);
-        in->bare = xstrdup(u->bare);
-        in->from = from;
-        in->stanza = xs_dup(st);
-        xs_set_attr(in->stanza, "from", from);    /* §3.1.3: the bare JID */
+        xs_set_attr(in->stanza, "from", in->from);    /* §3.1.3: the bare JID */
         in->next = in_flight;
         in_flight = in;
-        sm_roster_edit(sm, u->bare, from, subs[i].edit, sub_in_done, in);
+        sm_roster_edit(sm, u->bare, in->from, subs[i].edit, sub_in_done, in);
         return SM_HANDLED;
     }
     if (is_type(st, "probe")) {
-        char *from = sm_bare_of(xs_attr(st, "from"));
-        if (!from)
-            return SM_HANDLED;
-        sub_in *in = xalloc(sizeof *in);
-        in->bare = xstrdup(u->bare);
-        in->from = from;
-        in->stanza = xs_dup(st);
-        sm_roster_fetch(sm, u->bare, NULL, probe_on_roster, in);
+        sub_in *in = sub_in_new(u, st);
+        if (in)
+            sm_roster_fetch(sm, u->bare, NULL, probe_on_roster, in);
         return SM_HANDLED;
     }
     if (is_type(st, NULL) || is_type(st, "unavailable")) {

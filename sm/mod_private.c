@@ -1,11 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* sm/mod_private.c: XEP-0049 Private XML Storage. A user stores and reads
  * back elements keyed by name and namespace; nobody else may. */
-#include <stdlib.h>
 #include <string.h>
 
-#include "libcommon/alloc.h"
-#include "libcommon/buf.h"
 #include "sm/module.h"
 
 #define PRIVATE_NS "jabber:iq:private"
@@ -32,22 +29,14 @@ static xs_elem *private_payload(sm_server *sm, sm_session *sender, xs_elem *iq)
     return el;
 }
 
-static void private_on_get(sm_server *sm, xs_elem *answer, void *ud)
+/* The stored element; nothing stored: the empty element asked for. */
+static xs_elem *private_reply(const xs_elem *iq, xs_elem *stored)
 {
-    xs_elem *iq = ud;
-    const char *type = answer ? xs_attr(answer, "type") : NULL;
-    if (!type || strcmp(type, "result") != 0) {
-        sm_reply_error(sm, iq, XS_INTERNAL_SERVER_ERROR);
-    } else {
-        xs_elem *stored = sm_store_result(answer);
-        xs_elem *data = stored ? xs_first(stored) : NULL;
-        xs_elem *r = sm_iq_result(iq);
-        xs_elem *q = xs_add_new(r, "query", PRIVATE_NS);
-        /* Nothing stored: the empty element asked for comes back. */
-        xs_add(q, xs_dup(data ? data : xs_first(xs_first(iq))));
-        sm_send(sm, r);
-    }
-    xs_unref(iq);
+    xs_elem *data = stored ? xs_first(stored) : NULL;
+    xs_elem *r = sm_iq_result(iq);
+    xs_elem *q = xs_add_new(r, "query", PRIVATE_NS);
+    xs_add(q, xs_dup(data ? data : xs_first(xs_first(iq))));
+    return r;
 }
 
 static sm_verdict private_get(sm_server *sm, sm_session *sender, xs_elem *iq)
@@ -55,19 +44,9 @@ static sm_verdict private_get(sm_server *sm, sm_session *sender, xs_elem *iq)
     xs_elem *el = private_payload(sm, sender, iq);
     if (!el)
         return SM_HANDLED;
-    const char *user = sender->user->bare;
-    buf req;
-    buf_init(&req);
-    buf_append_str(&req, "<private-get xmlns='" SM_NS_STORE "' user='");
-    buf_append_xml(&req, user, strlen(user), 1);
-    buf_append_str(&req, "' name='");
-    buf_append_xml(&req, xs_name(el), strlen(xs_name(el)), 1);
-    buf_append_str(&req, "' ns='");
-    buf_append_xml(&req, xs_ns(el), strlen(xs_ns(el)), 1);
-    buf_append_str(&req, "'/>");
-    char *text = buf_steal(&req);
-    sm_store_ask(sm, user, false, text, private_on_get, xs_ref(iq));
-    free(text);
+    sm_store_query q = { .name = "private-get", .user = sender->user->bare,
+                         .attrs = { { "name", xs_name(el) }, { "ns", xs_ns(el) } } };
+    sm_store_ask_for_iq(sm, &q, iq, private_reply);
     return SM_HANDLED;
 }
 
@@ -76,7 +55,9 @@ static sm_verdict private_set(sm_server *sm, sm_session *sender, xs_elem *iq)
     xs_elem *el = private_payload(sm, sender, iq);
     if (!el)
         return SM_HANDLED;
-    sm_store_put(sm, sender->user->bare, "private-set", el, iq);
+    sm_store_query q = { .name = "private-set", .user = sender->user->bare, .is_set = true,
+                         .payload = el };
+    sm_store_ask_for_iq(sm, &q, iq, NULL);
     return SM_HANDLED;
 }
 

@@ -2,12 +2,10 @@
 /* sm/mod_roster.c: RFC 6121 §2 roster management with XEP-0237 versions:
  * get, set, remove and pushes to the resources that asked for the roster.
  * Items live in the store; every change is a read, an edit and a write. */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "libcommon/alloc.h"
-#include "libcommon/buf.h"
 #include "libcommon/jid.h"
 #include "libcommon/log.h"
 #include "sm/module.h"
@@ -22,6 +20,16 @@ int sm_roster_sub(const char *name)
         if (strcmp(sub_names[i], name) == 0)
             return i;
     return SM_SUB_NONE;
+}
+
+bool sm_roster_has_subscriber(const xs_elem *roster, const char *contact)
+{
+    for (xs_elem *it = roster ? xs_first(roster) : NULL; it; it = xs_next(it)) {
+        const char *j = xs_attr(it, "jid");
+        if (j && strcmp(j, contact) == 0)
+            return sm_roster_sub(xs_attr(it, "subscription")) & SM_SUB_FROM;
+    }
+    return false;
 }
 
 void sm_roster_read(const xs_elem *store_item, sm_roster_item *it)
@@ -76,23 +84,14 @@ static xs_elem *roster_client_item(const char *contact, const sm_roster_item *it
 
 void sm_roster_push(sm_user *u, const xs_elem *item, const char *ver)
 {
-    static unsigned long push_id;
-    for (sm_session *s = u->sessions; s; s = s->next) {
-        if (!s->wants_roster)
-            continue;
-        char id[32];
-        snprintf(id, sizeof id, "push%lu", ++push_id);
-        xs_elem *iq = xs_new("iq", XS_NS_CLIENT);
-        xs_set_attr(iq, "type", "set");
-        xs_set_attr(iq, "id", id);
-        xs_set_attr(iq, "to", s->full);
-        xs_elem *q = xs_add_new(iq, "query", ROSTER_NS);
-        if (ver)
-            xs_set_attr(q, "ver", ver);
-        xs_add(q, xs_dup(item));
-        sm_session_deliver(s, iq);
-        xs_unref(iq);
-    }
+    xs_elem *q = xs_new("query", ROSTER_NS);
+    if (ver)
+        xs_set_attr(q, "ver", ver);
+    xs_add(q, xs_dup(item));
+    for (sm_session *s = u->sessions; s; s = s->next)
+        if (s->wants_roster)
+            sm_session_push(s, q);
+    xs_unref(q);
 }
 
 /* --- read, edit, write --- */
@@ -151,8 +150,7 @@ static void edit_finish(sm_server *sm, roster_edit *e, int status, const char *v
 static void edit_on_written(sm_server *sm, xs_elem *answer, void *ud)
 {
     roster_edit *e = ud;
-    const char *type = answer ? xs_attr(answer, "type") : NULL;
-    if (!type || strcmp(type, "result") != 0) {
+    if (!sm_store_ok(answer)) {
         const xs_elem *err = answer ? xs_child(answer, "error", NULL) : NULL;
         bool is_missing = err && xs_child(err, "item-not-found", XS_NS_STANZAS);
         edit_finish(sm, e, (is_missing ? XS_ITEM_NOT_FOUND : XS_INTERNAL_SERVER_ERROR) + 1, NULL);
@@ -173,41 +171,32 @@ static void edit_on_written(sm_server *sm, xs_elem *answer, void *ud)
 
 static void edit_write(sm_server *sm, roster_edit *e)
 {
-    buf req;
-    buf_init(&req);
     if (e->is_remove) {
-        buf_append_str(&req, "<roster-remove xmlns='" SM_NS_STORE "' user='");
-        buf_append_xml(&req, e->bare, strlen(e->bare), 1);
-        buf_append_str(&req, "' jid='");
-        buf_append_xml(&req, e->contact, strlen(e->contact), 1);
-        buf_append_str(&req, "'/>");
-    } else {
-        xs_elem *item = xs_new("item", SM_NS_STORE);
-        xs_set_attr(item, "jid", e->contact);
-        xs_set_attr(item, "subscription", sub_names[e->it.sub]);
-        if (e->it.is_asking)
-            xs_set_attr(item, "ask", "subscribe");
-        if (e->it.is_approved)
-            xs_set_attr(item, "approved", "true");
-        if (e->it.is_pending_in)
-            xs_set_attr(item, "pending-in", "true");
-        if (e->it.is_pending_in && e->it.is_hidden)
-            xs_set_attr(item, "hidden", "true");
-        roster_meta(e->it.meta, item, SM_NS_STORE);
-        if (e->it.is_pending_in && e->it.pending_status) {
-            const char *t = e->it.pending_status;
-            xs_add_text(xs_add_new(item, "status", SM_NS_STORE), t, strlen(t));
-        }
-        buf_append_str(&req, "<roster-set xmlns='" SM_NS_STORE "' user='");
-        buf_append_xml(&req, e->bare, strlen(e->bare), 1);
-        buf_append_str(&req, "'>");
-        xs_serialize(item, SM_NS_STORE, &req);
-        buf_append_str(&req, "</roster-set>");
-        xs_unref(item);
+        sm_store_query q = { .name = "roster-remove", .user = e->bare, .is_set = true,
+                             .attrs = { { "jid", e->contact } } };
+        sm_store_ask(sm, &q, edit_on_written, e);
+        return;
     }
-    char *text = buf_steal(&req);
-    sm_store_ask(sm, e->bare, true, text, edit_on_written, e);
-    free(text);
+    xs_elem *item = xs_new("item", SM_NS_STORE);
+    xs_set_attr(item, "jid", e->contact);
+    xs_set_attr(item, "subscription", sub_names[e->it.sub]);
+    if (e->it.is_asking)
+        xs_set_attr(item, "ask", "subscribe");
+    if (e->it.is_approved)
+        xs_set_attr(item, "approved", "true");
+    if (e->it.is_pending_in)
+        xs_set_attr(item, "pending-in", "true");
+    if (e->it.is_pending_in && e->it.is_hidden)
+        xs_set_attr(item, "hidden", "true");
+    roster_meta(e->it.meta, item, SM_NS_STORE);
+    if (e->it.is_pending_in && e->it.pending_status) {
+        const char *t = e->it.pending_status;
+        xs_add_text(xs_add_new(item, "status", SM_NS_STORE), t, strlen(t));
+    }
+    sm_store_query q = { .name = "roster-set", .user = e->bare, .is_set = true,
+                         .payload = item };
+    sm_store_ask(sm, &q, edit_on_written, e);
+    xs_unref(item);
 }
 
 static void edit_on_read(sm_server *sm, xs_elem *answer, void *ud)
@@ -276,18 +265,8 @@ void sm_roster_edit(sm_server *sm, const char *bare, const char *contact, sm_ros
 
 void sm_roster_fetch(sm_server *sm, const char *bare, const char *ver, sm_store_fn *cb, void *ud)
 {
-    buf req;
-    buf_init(&req);
-    buf_append_str(&req, "<roster-get xmlns='" SM_NS_STORE "' user='");
-    buf_append_xml(&req, bare, strlen(bare), 1);
-    if (ver) {
-        buf_append_str(&req, "' ver='");
-        buf_append_xml(&req, ver, strlen(ver), 1);
-    }
-    buf_append_str(&req, "'/>");
-    char *text = buf_steal(&req);
-    sm_store_ask(sm, bare, false, text, cb, ud);
-    free(text);
+    sm_store_query q = { .name = "roster-get", .user = bare, .attrs = { { "ver", ver } } };
+    sm_store_ask(sm, &q, cb, ud);
 }
 
 /* --- the client's requests --- */

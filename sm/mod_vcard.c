@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "libcommon/alloc.h"
-#include "libcommon/buf.h"
 #include "sm/module.h"
 
 #define VCARD_NS "vcard-temp"
@@ -20,24 +19,17 @@ static char *vcard_owner(const sm_session *sender, const xs_elem *iq)
     return sender ? xstrdup(sender->user->bare) : NULL;
 }
 
-static void vcard_on_get(sm_server *sm, xs_elem *answer, void *ud)
+/* The stored vCard; §3.1: none yet is an empty one. */
+static xs_elem *vcard_reply(const xs_elem *iq, xs_elem *stored)
 {
-    xs_elem *iq = ud;
-    const char *type = answer ? xs_attr(answer, "type") : NULL;
-    if (!type || strcmp(type, "result") != 0) {
-        sm_reply_error(sm, iq, XS_INTERNAL_SERVER_ERROR);
-    } else {
-        xs_elem *stored = sm_store_result(answer);
-        xs_elem *card = stored ? xs_first(stored) : NULL;
-        xs_elem *r = sm_iq_result(iq);
-        if (card && strcmp(xs_name(card), "vCard") == 0 && xs_ns(card) &&
-            strcmp(xs_ns(card), VCARD_NS) == 0)
-            xs_add(r, xs_dup(card));
-        else
-            xs_add_new(r, "vCard", VCARD_NS);   /* §3.1: none yet is empty */
-        sm_send(sm, r);
-    }
-    xs_unref(iq);
+    xs_elem *card = stored ? xs_first(stored) : NULL;
+    xs_elem *r = sm_iq_result(iq);
+    if (card && strcmp(xs_name(card), "vCard") == 0 && xs_ns(card) &&
+        strcmp(xs_ns(card), VCARD_NS) == 0)
+        xs_add(r, xs_dup(card));
+    else
+        xs_add_new(r, "vCard", VCARD_NS);
+    return r;
 }
 
 static sm_verdict vcard_get(sm_server *sm, sm_session *sender, xs_elem *iq)
@@ -45,14 +37,8 @@ static sm_verdict vcard_get(sm_server *sm, sm_session *sender, xs_elem *iq)
     char *owner = vcard_owner(sender, iq);
     if (!owner)
         return sm_reply_error(sm, iq, XS_BAD_REQUEST);
-    buf req;
-    buf_init(&req);
-    buf_append_str(&req, "<vcard-get xmlns='" SM_NS_STORE "' user='");
-    buf_append_xml(&req, owner, strlen(owner), 1);
-    buf_append_str(&req, "'/>");
-    char *text = buf_steal(&req);
-    sm_store_ask(sm, owner, false, text, vcard_on_get, xs_ref(iq));
-    free(text);
+    sm_store_query q = { .name = "vcard-get", .user = owner };
+    sm_store_ask_for_iq(sm, &q, iq, vcard_reply);
     free(owner);
     return SM_HANDLED;
 }
@@ -65,7 +51,9 @@ static sm_verdict vcard_set(sm_server *sm, sm_session *sender, xs_elem *iq)
         free(owner);
         return sm_reply_error(sm, iq, XS_FORBIDDEN);
     }
-    sm_store_put(sm, owner, "vcard-set", xs_first(iq), iq);
+    sm_store_query q = { .name = "vcard-set", .user = owner, .is_set = true,
+                         .payload = xs_first(iq) };
+    sm_store_ask_for_iq(sm, &q, iq, NULL);
     free(owner);
     return SM_HANDLED;
 }

@@ -52,8 +52,9 @@ extern const sm_module sm_mod_message, sm_mod_presence, sm_mod_roster,
     sm_mod_ping, sm_mod_disco, sm_mod_version, sm_mod_time;
 extern const sm_module sm_mod_vcard, sm_mod_private, sm_mod_blocking, sm_mod_last;
 
-/* mod_roster.c: one roster item as sm edits it. */
-enum { SM_SUB_NONE, SM_SUB_TO, SM_SUB_FROM, SM_SUB_BOTH };
+/* mod_roster.c: one roster item as sm edits it. A subscription is two
+ * directions, as bits: to (the user gets the contact's presence) and from. */
+enum { SM_SUB_NONE = 0, SM_SUB_TO = 1, SM_SUB_FROM = 2, SM_SUB_BOTH = SM_SUB_TO | SM_SUB_FROM };
 enum { SM_EDIT_NONE, SM_EDIT_WRITE, SM_EDIT_REMOVE };
 typedef struct sm_roster_item {
     bool exists;
@@ -70,6 +71,9 @@ typedef int sm_roster_edit_fn(sm_roster_item *it, void *ud);
 /* status is 0 or an xs_condition plus one; ver the new version (NULL if none). */
 typedef void sm_roster_done_fn(sm_server *sm, int status, const char *ver, void *ud);
 int sm_roster_sub(const char *name);
+/* True when roster (a store <roster/>, NULL: none) gives contact a
+ * subscription from the user: contact may see the user's presence. */
+bool sm_roster_has_subscriber(const xs_elem *roster, const char *contact);
 /* Fills it from a store <item/> (NULL: no item). */
 void sm_roster_read(const xs_elem *store_item, sm_roster_item *it);
 /* Reads bare's item for contact, lets edit change it, writes it and pushes

@@ -109,6 +109,9 @@ sm_session *sm_user_session(sm_user *u, const char *resource);
 /* Sends st (borrowed) to session s: an envelope to its c2s with to= set
  * to the session's full JID, xmlns='jabber:client'. */
 void sm_session_deliver(sm_session *s, const xs_elem *st);
+/* Sends s an iq set from the server, with a fresh id, holding a copy of
+ * payload (borrowed): a push (roster, block list). */
+void sm_session_push(sm_session *s, const xs_elem *payload);
 /* The available sessions with the highest non-negative priority go into
  * out (up to max); returns how many. */
 size_t sm_user_best(sm_user *u, sm_session **out, size_t max);
@@ -128,21 +131,38 @@ sm_session *sm_session_find(sm_server *sm, const char *full);
 /* Called with the store's iq answer (type result or error; NULL when the
  * request timed out or could not be sent). The tree is borrowed. */
 typedef void sm_store_fn(sm_server *sm, xs_elem *answer, void *ud);
-/* Sends the request element (raw XML in urn:xmppd:store) for user in an iq
- * of type get or set to the service store; cb runs once, always later. */
-void sm_store_ask(sm_server *sm, const char *user, bool is_set, const char *request,
-                  sm_store_fn *cb, void *ud);
+/* A request of docs/store-protocol.md: <NAME xmlns='urn:xmppd:store'
+ * user='USER' ATTR='VALUE'...>PAYLOAD BODY</NAME>, or an empty element. */
+typedef struct sm_store_query {
+    const char *name;                /* "roster-get" */
+    const char *user;                /* a bare JID: user= and the routing key */
+    bool is_set;                     /* an iq set, else a get */
+    struct {
+        const char *name, *value;    /* a NULL value leaves the attribute out */
+    } attrs[2];
+    const xs_elem *payload;          /* written in the store's namespace; or NULL */
+    const char *body;                /* raw XML after it; or NULL */
+} sm_store_query;
+/* Sends q to the service store in an iq get or set; cb (NULL: none) runs
+ * once, always later. */
+void sm_store_ask(sm_server *sm, const sm_store_query *q, sm_store_fn *cb, void *ud);
+/* The reply to a client's iq made from the store's result element (NULL
+ * for an empty result): a new stanza, or NULL when the result will not do. */
+typedef xs_elem *sm_store_reply_fn(const xs_elem *iq, xs_elem *stored);
+/* Sends q, then answers the client's iq (borrowed): with reply's stanza
+ * (reply NULL: an empty result), or internal-server-error when the store
+ * failed, did not answer or reply gave NULL. */
+void sm_store_ask_for_iq(sm_server *sm, const sm_store_query *q, xs_elem *iq,
+                         sm_store_reply_fn *reply);
+/* True when answer is the store's result, not an error or a timeout. */
+bool sm_store_ok(const xs_elem *answer);
+/* The single result element of a store answer, or NULL (error/empty). */
+xs_elem *sm_store_result(xs_elem *answer);
 /* An answer from the store: true when it matched a request (and ran it). */
 bool sm_store_answer(sm_server *sm, xs_elem *iq);
 void sm_store_start(sm_server *sm);
 /* Fails every pending request (callbacks get NULL) and stops the timer. */
 void sm_store_stop(sm_server *sm);
-/* The single result element of a store answer, or NULL (error/empty). */
-xs_elem *sm_store_result(xs_elem *answer);
-/* Writes payload for user with the store request <REQUEST user=''>PAYLOAD
- * </REQUEST> and answers the client's iq (borrowed) once the store has. */
-void sm_store_put(sm_server *sm, const char *user, const char *request,
-                  const xs_elem *payload, xs_elem *iq);
 
 /* --- helpers shared by modules (dispatch.c) --- */
 /* Appends the stanza as XML with its namespace set to ns (NULL: none, for

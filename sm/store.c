@@ -65,8 +65,8 @@ void sm_store_stop(sm_server *sm)
     uv_close((uv_handle_t *)&sm->store_timer, NULL);
 }
 
-void sm_store_ask(sm_server *sm, const char *user, bool is_set, const char *request,
-                  sm_store_fn *cb, void *ud)
+static void store_send(sm_server *sm, const char *user, bool is_set, const char *request,
+                       sm_store_fn *cb, void *ud)
 {
     sm_store_req *r = xalloc(sizeof *r);
     snprintf(r->id, sizeof r->id, "sm-st%lu", ++sm->next_id);
@@ -88,6 +88,36 @@ void sm_store_ask(sm_server *sm, const char *user, bool is_set, const char *requ
     buf_close(&out);
 }
 
+void sm_store_ask(sm_server *sm, const sm_store_query *q, sm_store_fn *cb, void *ud)
+{
+    buf req;
+    buf_init(&req);
+    buf_printf(&req, "<%s xmlns='" SM_NS_STORE "'", q->name);
+    /* user= first, then the others; one without a value is left out */
+    for (size_t i = 0; i <= sizeof q->attrs / sizeof q->attrs[0]; i++) {
+        const char *name = i ? q->attrs[i - 1].name : "user";
+        const char *value = i ? q->attrs[i - 1].value : q->user;
+        if (!name || !value)
+            continue;
+        buf_printf(&req, " %s='", name);
+        buf_append_xml(&req, value, strlen(value), 1);
+        buf_append_str(&req, "'");
+    }
+    if (!q->payload && !q->body) {
+        buf_append_str(&req, "/>");
+    } else {
+        buf_append_str(&req, ">");
+        if (q->payload)
+            xs_serialize(q->payload, SM_NS_STORE, &req);
+        if (q->body)
+            buf_append_str(&req, q->body);
+        buf_printf(&req, "</%s>", q->name);
+    }
+    char *text = buf_steal(&req);
+    store_send(sm, q->user, q->is_set, text, cb, ud);
+    free(text);
+}
+
 bool sm_store_answer(sm_server *sm, xs_elem *iq)
 {
     const char *id = xs_attr(iq, "id");
@@ -102,38 +132,41 @@ bool sm_store_answer(sm_server *sm, xs_elem *iq)
     return false;
 }
 
+bool sm_store_ok(const xs_elem *answer)
+{
+    const char *type = answer ? xs_attr(answer, "type") : NULL;
+    return type && strcmp(type, "result") == 0;
+}
+
 xs_elem *sm_store_result(xs_elem *answer)
 {
-    const char *type = answer ? xs_attr(answer, "type") : NULL;
-    if (!type || strcmp(type, "result") != 0)
-        return NULL;
-    return xs_first(answer);
+    return sm_store_ok(answer) ? xs_first(answer) : NULL;
 }
 
-/* ud is a reference to the client's iq: answered with an empty result, or
- * internal-server-error when the store failed, then dropped. */
-static void sm_store_answer_iq(sm_server *sm, xs_elem *answer, void *ud)
+typedef struct store_iq {
+    xs_elem *iq;                 /* a reference to the client's iq */
+    sm_store_reply_fn *reply;
+} store_iq;
+
+static void store_on_iq_answer(sm_server *sm, xs_elem *answer, void *ud)
 {
-    xs_elem *iq = ud;
-    const char *type = answer ? xs_attr(answer, "type") : NULL;
-    if (!type || strcmp(type, "result") != 0)
-        sm_reply_error(sm, iq, XS_INTERNAL_SERVER_ERROR);
+    store_iq *a = ud;
+    xs_elem *r = NULL;
+    if (sm_store_ok(answer))
+        r = a->reply ? a->reply(a->iq, sm_store_result(answer)) : sm_iq_result(a->iq);
+    if (r)
+        sm_send(sm, r);
     else
-        sm_send(sm, sm_iq_result(iq));
-    xs_unref(iq);
+        sm_reply_error(sm, a->iq, XS_INTERNAL_SERVER_ERROR);
+    xs_unref(a->iq);
+    free(a);
 }
 
-void sm_store_put(sm_server *sm, const char *user, const char *request,
-                  const xs_elem *payload, xs_elem *iq)
+void sm_store_ask_for_iq(sm_server *sm, const sm_store_query *q, xs_elem *iq,
+                         sm_store_reply_fn *reply)
 {
-    buf req;
-    buf_init(&req);
-    buf_printf(&req, "<%s xmlns='" SM_NS_STORE "' user='", request);
-    buf_append_xml(&req, user, strlen(user), 1);
-    buf_append_str(&req, "'>");
-    xs_serialize(payload, SM_NS_STORE, &req);
-    buf_printf(&req, "</%s>", request);
-    char *text = buf_steal(&req);
-    sm_store_ask(sm, user, true, text, sm_store_answer_iq, xs_ref(iq));
-    free(text);
+    store_iq *a = xalloc(sizeof *a);
+    a->iq = xs_ref(iq);
+    a->reply = reply;
+    sm_store_ask(sm, q, store_on_iq_answer, a);
 }

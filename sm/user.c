@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* sm/user.c: the users with sessions on this sm, and delivery to their
  * resources (RFC 6121 §8.5). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -103,6 +104,20 @@ void sm_session_deliver(sm_session *s, const xs_elem *st)
                  s->full);
     buf_close(&out);
     xs_unref(copy);
+}
+
+void sm_session_push(sm_session *s, const xs_elem *payload)
+{
+    static unsigned long push_id;
+    char id[32];
+    snprintf(id, sizeof id, "push%lu", ++push_id);
+    xs_elem *iq = xs_new("iq", XS_NS_CLIENT);
+    xs_set_attr(iq, "type", "set");
+    xs_set_attr(iq, "id", id);
+    xs_set_attr(iq, "to", s->full);
+    xs_add(iq, xs_dup(payload));
+    sm_session_deliver(s, iq);
+    xs_unref(iq);
 }
 
 size_t sm_user_best(sm_user *u, sm_session **out, size_t max)

@@ -48,8 +48,8 @@ static void req_answer(store_req *r, const store_txn *t)
             buf_append_str(&out, "</text>");
         }
         buf_append_str(&out, "</error>");
-    } else if (r->op->result) {
-        r->op->result(r, t, &out);
+    } else {
+        store_answer(r, t, &out);
     }
     if (buf_len(&out) == mark) {
         buf_clear(&out);
@@ -165,10 +165,9 @@ void store_on_stanza(link_conn *l, xs_elem *st, const char *raw, size_t len, voi
     } else if (!xs_ns(q) || strcmp(xs_ns(q), STORE_NS) != 0) {
         store_req_fail(r, XS_FEATURE_NOT_IMPLEMENTED, "not a " STORE_NS " request");
     } else {
-        for (size_t i = 0; i < store_n_ops; i++)
-            if (strcmp(store_ops[i].name, xs_name(q)) == 0)
-                r->op = &store_ops[i];
-        if (r->op == &unknown)
+        const store_op *found = store_op_find(xs_name(q));
+        r->op = found ? found : &unknown;
+        if (!found)
             store_req_fail(r, XS_FEATURE_NOT_IMPLEMENTED, "unknown request <%s>", xs_name(q));
         else if (r->op->is_set != (strcmp(type, "set") == 0))
             store_req_fail(r, XS_BAD_REQUEST, "<%s> goes in an iq of type %s", r->op->name,
@@ -179,8 +178,14 @@ void store_on_stanza(link_conn *l, xs_elem *st, const char *raw, size_t len, voi
         if (!r->has_error && !(proto_inner(&p, &n) && proto_inner(&p, &n) &&
                                proto_inner(&p, &n)))
             store_req_fail(r, XS_BAD_REQUEST, "the envelope holds more than the request");
-        if (!r->has_error)
-            r->op->build(r, q, p, n, t);
+        if (!r->has_error) {
+            r->q = q;
+            r->payload = p;
+            r->plen = n;
+            store_build(r, t);
+            r->q = NULL;
+            r->payload = NULL;
+        }
     }
     if (r->has_error) {
         /* Nothing to run; the empty transaction keeps the answer in line. */
