@@ -14,17 +14,14 @@
 #include "libcommon/alloc.h"
 #include "libcommon/error.h"
 #include "libcommon/log.h"
+#include "libcommon/scram.h"
 
 #define REG_NS "jabber:iq:register"
 #define REG_FEATURE_NS "http://jabber.org/features/iq-register"
 #define REG_ID_PREFIX "c2s-reg-"
 #define REG_ADDR_SLOTS 128
-#define REG_SCRAM_ITERATIONS 4096          /* as xmppdctl adduser */
 #define REG_PASSWORD_MAX 1023
 #define REG_STORE_TIMEOUT_MS (30 * 1000)
-#define REG_N_MECHS 2
-
-static const char *const reg_mechs[REG_N_MECHS] = { "SCRAM-SHA-1", "SCRAM-SHA-256" };
 
 typedef enum { REG_CREATE, REG_PASSWORD, REG_REMOVE } reg_op;
 
@@ -48,7 +45,7 @@ struct reg_req {
     char *user;                        /* the bare JID */
     char host[64];
     char *password;                    /* until the credentials are made */
-    auth_scram_cred creds[REG_N_MECHS];
+    scram_cred creds[SCRAM_N_MECHS];
     int creds_rc;
     uint64_t sent_ms;
 };
@@ -213,12 +210,8 @@ static void reg_send_store(reg_req *r)
                (unsigned long long)r->id, names[r->op]);
     buf_append_xml(&iq, r->user, strlen(r->user), 1);
     buf_append_str(&iq, "'>");
-    for (size_t i = 0; r->op != REG_REMOVE && i < REG_N_MECHS; i++) {
-        const auth_scram_cred *c = &r->creds[i];
-        buf_printf(&iq, "<scram mech='%s' iterations='%u' salt='%s' stored-key='%s' "
-                        "server-key='%s'/>",
-                   c->mech, c->iterations, c->salt, c->stored_key, c->server_key);
-    }
+    if (r->op != REG_REMOVE)
+        scram_cred_append_xml(&iq, r->creds, SCRAM_N_MECHS);
     buf_printf(&iq, "</%s></iq>", names[r->op]);
     r->sent_ms = net_now_ms();
     if (r->sent_ms == 0)
@@ -238,10 +231,7 @@ static void reg_send_store(reg_req *r)
 static void reg_on_work(uv_work_t *w)
 {
     reg_req *r = w->data;
-    r->creds_rc = 0;
-    for (size_t i = 0; i < REG_N_MECHS && r->creds_rc == 0; i++)
-        r->creds_rc = auth_scram_make(reg_mechs[i], r->password, REG_SCRAM_ITERATIONS,
-                                      &r->creds[i]);
+    r->creds_rc = scram_cred_make_all(r->password, SCRAM_ITERATIONS, r->creds);
     explicit_bzero(r->password, strlen(r->password));
 }
 

@@ -320,7 +320,7 @@ static void sasl_fetch(c2s_conn *cn)
     }
 }
 
-static int sasl_read_creds(xs_elem *iq, auth_scram_cred *creds, size_t *n)
+static int sasl_read_creds(xs_elem *iq, scram_cred *creds, size_t *n)
 {
     xs_elem *acc = xs_child(iq, "account", C2S_NS_STORE);
     *n = 0;
@@ -332,7 +332,7 @@ static int sasl_read_creds(xs_elem *iq, auth_scram_cred *creds, size_t *n)
         const char *srv = xs_attr(e, "server-key");
         if (!mech || !it || !salt || !sk || !srv)
             continue;
-        auth_scram_cred *c = &creds[*n];
+        scram_cred *c = &creds[*n];
         memset(c, 0, sizeof *c);
         snprintf(c->mech, sizeof c->mech, "%s", mech);
         c->iterations = (unsigned)strtoul(it, NULL, 10);
@@ -349,7 +349,7 @@ void c2s_sasl_store_answer(c2s_conn *cn, xs_elem *iq)
     cn->store_req = 0;
     if (!cn->auth)
         return;
-    auth_scram_cred creds[SASL_MAX_CREDS];
+    scram_cred creds[SASL_MAX_CREDS];
     size_t n = 0;
     const char *type = iq ? xs_attr(iq, "type") : NULL;
     if (type && strcmp(type, "result") == 0) {

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* libcommon/auth.c: server-side SASL (RFC 6120 §6) over Cyrus libsasl2, fed
- * with SCRAM credentials (RFC 5802, RFC 7677) through an in-process auxprop
- * plugin, and PLAIN (RFC 4616) checked against the same credentials. */
+/* libcommon/auth.c: server-side SASL (RFC 6120 §6) as glue over Cyrus
+ * libsasl2: SCRAM (RFC 5802, RFC 7677) fed with the stored credentials of
+ * scram.c through an in-process auxprop plugin, and PLAIN (RFC 4616) checked
+ * against the same credentials. */
 #include "libcommon/auth.h"
 
 #include <stdint.h>
@@ -13,16 +14,14 @@
 #include <gnutls/gnutls.h>
 #include <sasl/sasl.h>
 #include <sasl/saslplug.h>
-#include <stringprep.h>
 
 #include "libcommon/alloc.h"
 #include "libcommon/error.h"
+#include "libcommon/jid.h"
 #include "libcommon/log.h"
 
 #define AUTH_WHO "auth"
 #define AUTH_AUXPROP_NAME "xmppd"
-#define AUTH_HASH_MAX 32                 /* SHA-256 */
-#define AUTH_FAKE_ITERATIONS 4096
 
 /* Cyrus's callback table holds every callback as int (*)(void); going through
  * void (*)(void) keeps -Wcast-function-type quiet about the deliberate cast. */
@@ -59,7 +58,7 @@ struct auth_session {
     bool has_cyrus[AUTH_NMECHS];         /* the plugin for it is loaded */
     char mech_list[128];
     char *cred_user;
-    auth_scram_cred *creds;
+    scram_cred *creds;
     size_t ncreds;
     const auth_mech *mech;
     auth_state state;
@@ -102,203 +101,10 @@ const char *auth_condition_name(auth_condition cond)
     return names[cond];
 }
 
-/* ---- base64 (RFC 4648, padded, strict) and crypto helpers ---- */
-
-static const char auth_b64_chars[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/* out needs 4 * ceil(len / 3) + 1 bytes. */
-static void auth_b64_encode(const unsigned char *in, size_t len, char *out)
-{
-    size_t o = 0;
-
-    for (size_t i = 0; i < len; i += 3) {
-        uint32_t v = (uint32_t)in[i] << 16;
-        if (i + 1 < len)
-            v |= (uint32_t)in[i + 1] << 8;
-        if (i + 2 < len)
-            v |= in[i + 2];
-        out[o++] = auth_b64_chars[(v >> 18) & 63];
-        out[o++] = auth_b64_chars[(v >> 12) & 63];
-        out[o++] = i + 1 < len ? auth_b64_chars[(v >> 6) & 63] : '=';
-        out[o++] = i + 2 < len ? auth_b64_chars[v & 63] : '=';
-    }
-    out[o] = '\0';
-}
-
-static int auth_b64_value(char c)
-{
-    const char *p = c ? strchr(auth_b64_chars, c) : NULL;
-    return p ? (int)(p - auth_b64_chars) : -1;
-}
-
-/* Decodes s into out (size bytes); *len gets the length. Returns false on
- * bad characters, bad padding or an overflow of out. */
-static bool auth_b64_decode(const char *s, unsigned char *out, size_t size,
-                            size_t *len)
-{
-    size_t n = strlen(s), o = 0;
-
-    if (n == 0 || n % 4 != 0)
-        return false;
-    for (size_t i = 0; i < n; i += 4) {
-        int v[4];
-        size_t pad = 0;
-        for (size_t k = 0; k < 4; k++) {
-            if (s[i + k] == '=' && i + 4 == n && k >= 2) {
-                v[k] = 0;
-                pad++;
-            } else if (pad || (v[k] = auth_b64_value(s[i + k])) < 0) {
-                return false;
-            }
-        }
-        uint32_t w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 |
-                     (uint32_t)v[2] << 6 | (uint32_t)v[3];
-        size_t take = 3 - pad;
-        if (o + take > size)
-            return false;
-        for (size_t k = 0; k < take; k++)
-            out[o++] = (unsigned char)(w >> (16 - 8 * k));
-    }
-    *len = o;
-    return true;
-}
-
-/* The digest size of a credential family, or 0 if it is not ours. */
-static size_t auth_family_size(const char *family, gnutls_mac_algorithm_t *mac,
-                               gnutls_digest_algorithm_t *dig)
-{
-    if (strcmp(family, "SCRAM-SHA-1") == 0) {
-        *mac = GNUTLS_MAC_SHA1;
-        *dig = GNUTLS_DIG_SHA1;
-        return 20;
-    }
-    if (strcmp(family, "SCRAM-SHA-256") == 0) {
-        *mac = GNUTLS_MAC_SHA256;
-        *dig = GNUTLS_DIG_SHA256;
-        return 32;
-    }
-    return 0;
-}
-
-/* RFC 5802 §3: StoredKey and ServerKey from a password. */
-static bool auth_scram_keys(gnutls_mac_algorithm_t mac,
-                            gnutls_digest_algorithm_t dig, size_t hlen,
-                            const char *password, size_t pwlen,
-                            const unsigned char *salt, size_t salt_len,
-                            unsigned iterations, unsigned char *stored,
-                            unsigned char *server)
-{
-    unsigned char salted[AUTH_HASH_MAX], client_key[AUTH_HASH_MAX];
-    gnutls_datum_t key = { .data = (unsigned char *)password, .size = (unsigned)pwlen };
-    gnutls_datum_t salt_d = { .data = (unsigned char *)salt, .size = (unsigned)salt_len };
-    bool ok = gnutls_pbkdf2(mac, &key, &salt_d, iterations, salted, hlen) == 0 &&
-              gnutls_hmac_fast(mac, salted, hlen, "Client Key", 10, client_key) == 0 &&
-              gnutls_hash_fast(dig, client_key, hlen, stored) == 0 &&
-              gnutls_hmac_fast(mac, salted, hlen, "Server Key", 10, server) == 0;
-
-    gnutls_memset(salted, 0, sizeof salted);
-    gnutls_memset(client_key, 0, sizeof client_key);
-    return ok;
-}
-
-static bool auth_equal_ct(const unsigned char *a, const unsigned char *b, size_t n)
-{
-    unsigned char diff = 0;
-
-    for (size_t i = 0; i < n; i++)
-        diff |= a[i] ^ b[i];
-    return diff == 0;
-}
-
-int auth_scram_derive(const char *mech, const char *password,
-                      const unsigned char *salt, size_t salt_len,
-                      unsigned iterations, auth_scram_cred *out)
-{
-    gnutls_mac_algorithm_t mac;
-    gnutls_digest_algorithm_t dig;
-    size_t hlen = mech ? auth_family_size(mech, &mac, &dig) : 0;
-    unsigned char stored[AUTH_HASH_MAX], server[AUTH_HASH_MAX];
-
-    if (hlen == 0)
-        return XE_NOT_FOUND;
-    if (!password || !*password || iterations == 0 || salt_len == 0 ||
-        salt_len > 64)
-        return XE_PROTOCOL;
-    if (!auth_scram_keys(mac, dig, hlen, password, strlen(password), salt,
-                         salt_len, iterations, stored, server))
-        return XE_PROTOCOL;
-    memset(out, 0, sizeof *out);
-    snprintf(out->mech, sizeof out->mech, "%s", mech);
-    out->iterations = iterations;
-    auth_b64_encode(salt, salt_len, out->salt);
-    auth_b64_encode(stored, hlen, out->stored_key);
-    auth_b64_encode(server, hlen, out->server_key);
-    return 0;
-}
-
-/* RFC 5802 §2.2 and RFC 4013: passwords are SASLprepped; stored strings may
- * not hold unassigned code points, queries may. NULL when it fails. */
-static char *auth_saslprep(const char *password, bool is_stored)
-{
-    char *out = NULL;
-    int rc = stringprep_profile(password, &out, "SASLprep",
-                                is_stored ? STRINGPREP_NO_UNASSIGNED : 0);
-
-    if (rc != STRINGPREP_OK) {
-        free(out);
-        return NULL;
-    }
-    return out;
-}
-
-int auth_scram_make(const char *mech, const char *password, unsigned iterations,
-                    auth_scram_cred *out)
-{
-    gnutls_mac_algorithm_t mac;
-    gnutls_digest_algorithm_t dig;
-    unsigned char salt[AUTH_SALT_BYTES];
-
-    if (!mech || auth_family_size(mech, &mac, &dig) == 0)
-        return XE_NOT_FOUND;
-    if (!password)
-        return XE_PROTOCOL;
-    char *prepped = auth_saslprep(password, true);
-    if (!prepped)
-        return XE_PROTOCOL;
-    if (gnutls_rnd(GNUTLS_RND_NONCE, salt, sizeof salt) != 0) {
-        free(prepped);
-        return XE_PROTOCOL;
-    }
-    int rc = auth_scram_derive(mech, prepped, salt, sizeof salt, iterations, out);
-    gnutls_memset(prepped, 0, strlen(prepped));
-    free(prepped);
-    return rc;
-}
-
 /* ---- credentials ---- */
 
-static bool auth_cred_is_valid(const auth_scram_cred *c)
-{
-    gnutls_mac_algorithm_t mac;
-    gnutls_digest_algorithm_t dig;
-    unsigned char buf[64];
-    size_t len;
-
-    if (!memchr(c->mech, '\0', sizeof c->mech) ||
-        !memchr(c->salt, '\0', sizeof c->salt) ||
-        !memchr(c->stored_key, '\0', sizeof c->stored_key) ||
-        !memchr(c->server_key, '\0', sizeof c->server_key))
-        return false;
-    size_t hlen = auth_family_size(c->mech, &mac, &dig);
-    return hlen != 0 && c->iterations > 0 &&
-           auth_b64_decode(c->salt, buf, sizeof buf, &len) &&
-           auth_b64_decode(c->stored_key, buf, sizeof buf, &len) && len == hlen &&
-           auth_b64_decode(c->server_key, buf, sizeof buf, &len) && len == hlen;
-}
-
 int auth_session_set_credentials(auth_session *s, const char *user,
-                                 const auth_scram_cred *creds, size_t n)
+                                 const scram_cred *creds, size_t n)
 {
     int rc = 0;
 
@@ -308,7 +114,7 @@ int auth_session_set_credentials(auth_session *s, const char *user,
     s->creds = n ? xalloc(n * sizeof *creds) : NULL;
     s->ncreds = 0;
     for (size_t i = 0; i < n; i++) {
-        if (!auth_cred_is_valid(&creds[i])) {
+        if (!scram_cred_is_valid(&creds[i])) {
             log_warn(AUTH_WHO, "a stored SCRAM credential is malformed; ignored");
             rc = XE_PROTOCOL;
             continue;
@@ -316,32 +122,6 @@ int auth_session_set_credentials(auth_session *s, const char *user,
         s->creds[s->ncreds++] = creds[i];
     }
     return rc;
-}
-
-/* A credential for a user without one of this family: salt and keys derived
- * from a per-process secret, so the exchange looks the same as for a real
- * user and fails only at the proof (RFC 5802 §5.1 on user enumeration). */
-static void auth_fake_cred(const char *family, const char *user, size_t ulen,
-                           auth_scram_cred *out)
-{
-    gnutls_mac_algorithm_t mac;
-    gnutls_digest_algorithm_t dig;
-    size_t hlen = auth_family_size(family, &mac, &dig);
-    unsigned char buf[AUTH_HASH_MAX];
-    char *what = xasprintf("%s salt %.*s", family, (int)ulen, user);
-
-    memset(out, 0, sizeof *out);
-    snprintf(out->mech, sizeof out->mech, "%s", family);
-    out->iterations = AUTH_FAKE_ITERATIONS;
-    gnutls_hmac_fast(GNUTLS_MAC_SHA256, auth_fake_secret, sizeof auth_fake_secret,
-                     what, strlen(what), buf);
-    auth_b64_encode(buf, AUTH_SALT_BYTES, out->salt);
-    what[0] ^= 1;    /* a different input for the keys */
-    gnutls_hmac_fast(GNUTLS_MAC_SHA256, auth_fake_secret, sizeof auth_fake_secret,
-                     what, strlen(what), buf);
-    auth_b64_encode(buf, hlen, out->stored_key);
-    auth_b64_encode(buf + AUTH_HASH_MAX - hlen, hlen, out->server_key);
-    free(what);
 }
 
 /* Does Cyrus's canonical user name (user, or user@realm) name the user the
@@ -414,6 +194,26 @@ static int auth_on_verifyfile(void *ctx, const char *file, sasl_verify_type_t ty
 
 /* The authzid must be empty (Cyrus then passes the authcid) or the user's
  * bare JID (RFC 6120 §6.3.8). */
+/* RFC 6120 §6.3.8: the authzid may name the user's own bare JID, in any
+ * form that prepares to it (RFC 7622), e.g. "alice@EXAMPLE.com". */
+static bool auth_is_own_jid(const char *requested, unsigned rlen, const char *authid,
+                            unsigned alen, const char *fqdn)
+{
+    /* Cyrus may have added "@realm" to the authid already. */
+    char *want_s = memchr(authid, '@', alen)
+                       ? xstrndup(authid, alen)
+                       : xasprintf("%.*s@%s", (int)alen, authid, fqdn);
+    char *got_s = xstrndup(requested, rlen);
+    jid *want = NULL, *got = NULL;
+    bool is_own = jid_parse(want_s, &want) == 0 && jid_parse(got_s, &got) == 0 &&
+                  !jid_resource(got) && jid_equal(want, got);
+    jid_free(want);
+    jid_free(got);
+    free(want_s);
+    free(got_s);
+    return is_own;
+}
+
 static int auth_on_proxy(sasl_conn_t *conn, void *ctx, const char *requested,
                          unsigned rlen, const char *authid, unsigned alen,
                          const char *realm, unsigned realmlen,
@@ -426,9 +226,7 @@ static int auth_on_proxy(sasl_conn_t *conn, void *ctx, const char *requested,
     (void)props;
     if (rlen == alen && memcmp(requested, authid, alen) == 0)
         return SASL_OK;
-    size_t flen = strlen(s->fqdn);
-    if (rlen == alen + 1 + flen && memcmp(requested, authid, alen) == 0 &&
-        requested[alen] == '@' && memcmp(requested + alen + 1, s->fqdn, flen) == 0)
+    if (auth_is_own_jid(requested, rlen, authid, alen, s->fqdn))
         return SASL_OK;
     s->is_authzid_refused = true;
     sasl_seterror(conn, 0, "authorization identity refused");
@@ -454,50 +252,27 @@ static int auth_on_checkpass(sasl_conn_t *conn, void *ctx, const char *user,
                              struct propctx *props)
 {
     auth_session *s = ctx;
-    unsigned char salt[64], want[AUTH_HASH_MAX], stored[AUTH_HASH_MAX],
-        server[AUTH_HASH_MAX];
     bool is_match = false;
 
     (void)conn;
     (void)props;
-    if (passlen == 0 || memchr(pass, '\0', passlen))
-        return SASL_BADAUTH;
-    char *raw = xstrndup(pass, passlen);
-    char *prepped = auth_saslprep(raw, false);
-    gnutls_memset(raw, 0, passlen);
-    free(raw);
-    if (!prepped)
-        return SASL_BADAUTH;
-    size_t plen = strlen(prepped);
-    bool is_known = auth_is_cred_user(s, user, strlen(user)) && s->ncreds > 0;
-
-    for (size_t i = 0; is_known && i < s->ncreds && !is_match; i++) {
-        const auth_scram_cred *c = &s->creds[i];
-        gnutls_mac_algorithm_t mac = GNUTLS_MAC_UNKNOWN;
-        gnutls_digest_algorithm_t dig = GNUTLS_DIG_UNKNOWN;
-        size_t hlen = auth_family_size(c->mech, &mac, &dig), salt_len, klen;
-
-        if (hlen == 0 || !auth_b64_decode(c->salt, salt, sizeof salt, &salt_len) ||
-            !auth_b64_decode(c->stored_key, want, sizeof want, &klen) ||
-            !auth_scram_keys(mac, dig, hlen, prepped, plen, salt, salt_len,
-                             c->iterations, stored, server))
-            continue;
-        is_match = auth_equal_ct(stored, want, hlen);
-    }
-    if (!is_known) {
+    if (auth_is_cred_user(s, user, strlen(user)) && s->ncreds > 0) {
+        for (size_t i = 0; i < s->ncreds && !is_match; i++)
+            is_match = scram_cred_matches(&s->creds[i], pass, passlen);
+    } else {
         /* Spend the time a real check takes, so timing does not tell. */
-        auth_scram_keys(GNUTLS_MAC_SHA256, GNUTLS_DIG_SHA256, 32, prepped, plen,
-                        auth_fake_secret, 16, AUTH_FAKE_ITERATIONS, stored, server);
+        scram_cred fake;
+        if (scram_cred_fake("SCRAM-SHA-256", auth_fake_secret, sizeof auth_fake_secret,
+                            user, strlen(user), &fake) == 0)
+            scram_cred_matches(&fake, pass, passlen);
     }
-    gnutls_memset(prepped, 0, plen);
-    free(prepped);
     return is_match ? SASL_OK : SASL_BADAUTH;
 }
 
 /* ---- the auxprop plugin: SCRAM secrets from the session's credentials ---- */
 
 static void auth_auxprop_put(const sasl_utils_t *utils, struct propctx *props,
-                             const char *name, const auth_scram_cred *c)
+                             const char *name, const scram_cred *c)
 {
     /* RFC 5803 authPassword, the form Cyrus's SCRAM plugin parses:
      * SCRAM-SHA-1$<iterations>:<salt>$<StoredKey>:<ServerKey> */
@@ -513,7 +288,6 @@ static int auth_auxprop_lookup(void *glob, sasl_server_params_t *sparams,
 {
     const sasl_utils_t *utils = sparams->utils;
     auth_session *s = auth_session_of(utils);
-    static const char *const families[] = { "SCRAM-SHA-1", "SCRAM-SHA-256" };
 
     (void)glob;
     /* Only the authentication identity's properties ("*name") are ours. */
@@ -531,19 +305,19 @@ static int auth_auxprop_lookup(void *glob, sasl_server_params_t *sparams,
                 continue;
             utils->prop_erase(sparams->propctx, p->name);
         }
-        for (size_t f = 0; f < 2; f++) {
+        for (size_t f = 0; f < SCRAM_N_MECHS; f++) {
             bool has = false;
             for (size_t i = 0; is_known && i < s->ncreds; i++) {
-                if (strcmp(s->creds[i].mech, families[f]) == 0) {
+                if (strcmp(s->creds[i].mech, scram_mechs[f]) == 0) {
                     auth_auxprop_put(utils, sparams->propctx, p->name, &s->creds[i]);
                     has = true;
                 }
             }
-            if (!has) {
-                auth_scram_cred fake;
-                auth_fake_cred(families[f], user, ulen, &fake);
+            /* A user without one: the exchange goes on, fails at the proof. */
+            scram_cred fake;
+            if (!has && scram_cred_fake(scram_mechs[f], auth_fake_secret,
+                                        sizeof auth_fake_secret, user, ulen, &fake) == 0)
                 auth_auxprop_put(utils, sparams->propctx, p->name, &fake);
-            }
         }
     }
     return SASL_OK;

@@ -2,13 +2,15 @@
 /* libcommon/auth.h: the server side of SASL for client streams (RFC 6120 §6)
  * over Cyrus libsasl2: SCRAM-SHA-1/-256 and their -PLUS variants (RFC 5802,
  * RFC 7677) and PLAIN (RFC 4616, over TLS only). The server never holds a
- * password, only SCRAM credentials (docs/store-protocol.md), which the caller
+ * password, only SCRAM credentials (libcommon/scram.h), which the caller
  * fetches for the user named in the first message and attaches to the session.
  * Single-threaded: every call of this module comes from one thread. */
 #ifndef XMPPD_LIBCOMMON_AUTH_H
 #define XMPPD_LIBCOMMON_AUTH_H
 #include <stdbool.h>
 #include <stddef.h>
+
+#include "libcommon/scram.h"
 
 typedef struct auth_session auth_session;   /* opaque: one stream's exchange */
 
@@ -36,21 +38,6 @@ typedef enum {
 
 /* The element name of cond, e.g. "not-authorized"; NULL for AUTH_COND_NONE. */
 const char *auth_condition_name(auth_condition cond);
-
-/* Sizes of the base64 fields of a credential, with the NUL. */
-#define AUTH_SALT_B64_MAX 89     /* salts up to 64 bytes */
-#define AUTH_KEY_B64_MAX 45      /* SHA-256 digests; SHA-1 needs 29 */
-#define AUTH_SALT_BYTES 16       /* the salt auth_scram_make draws */
-
-/* One SCRAM credential as the store keeps it: <scram mech='' iterations=''
- * salt='' stored-key='' server-key=''/>, fields in base64. Embeddable. */
-typedef struct auth_scram_cred {
-    char mech[16];                        /* "SCRAM-SHA-1" or "SCRAM-SHA-256" */
-    unsigned iterations;
-    char salt[AUTH_SALT_B64_MAX];
-    char stored_key[AUTH_KEY_B64_MAX];
-    char server_key[AUTH_KEY_B64_MAX];
-} auth_scram_cred;
 
 /* Channel binding data of the stream's TLS session (tls_session_channel_binding). */
 typedef struct auth_channel_binding {
@@ -96,7 +83,7 @@ int auth_peek_user(const char *mech, const char *data, size_t len,
  * none (unknown user), SCRAM runs to the end and fails like a wrong password.
  * Returns 0, or XE_PROTOCOL if some entry was left out. */
 int auth_session_set_credentials(auth_session *s, const char *user,
-                                 const auth_scram_cred *creds, size_t n);
+                                 const scram_cred *creds, size_t n);
 
 /* Starts mech with the client's initial response (data, len; len 0 for none)
  * and auth_step() continues with each <response/>. *out, *outlen: the data
@@ -115,16 +102,4 @@ auth_condition auth_failure(const auth_session *s);
  * for the caller to nodeprep; the authzid was empty or its bare JID
  * (authcid@server_fqdn). NULL before. Valid while s lives. */
 const char *auth_username(const auth_session *s);
-
-/* Makes the credential of mech ("SCRAM-SHA-1" or "SCRAM-SHA-256") for a new
- * password (UTF-8, SASLprepped here) with a random salt. Returns 0,
- * XE_NOT_FOUND (unknown mech) or XE_PROTOCOL (the password is empty, fails
- * SASLprep, or iterations is 0). */
-int auth_scram_make(const char *mech, const char *password, unsigned iterations,
-                    auth_scram_cred *out);
-/* As auth_scram_make, with the given salt and without SASLprep: for tests
- * against published vectors. */
-int auth_scram_derive(const char *mech, const char *password,
-                      const unsigned char *salt, size_t salt_len,
-                      unsigned iterations, auth_scram_cred *out);
 #endif

@@ -14,7 +14,6 @@
 #include <uv.h>
 
 #include "libcommon/alloc.h"
-#include "libcommon/auth.h"
 #include "libcommon/buf.h"
 #include "libcommon/component.h"
 #include "libcommon/error.h"
@@ -22,6 +21,7 @@
 #include "libcommon/link.h"
 #include "libcommon/net.h"
 #include "libcommon/proc.h"
+#include "libcommon/scram.h"
 #include "libcommon/xs.h"
 #include "tools/xmppdctl/ctl.h"
 
@@ -30,11 +30,7 @@
 
 enum {
     USERS_TIMEOUT_MS = 10000,     /* for the store's answers */
-    USERS_SCRAM_ITERATIONS = 4096,
 };
-
-/* The SCRAM mechanisms whose credentials the store keeps for each account. */
-static const char *const users_mechs[] = {"SCRAM-SHA-1", "SCRAM-SHA-256"};
 
 /* One request to the store and what came back. */
 typedef struct users_req {
@@ -268,25 +264,20 @@ static int users_read_password(const char *file, const char *jid_str,
  * CTL_EXIT_FAIL (printed). */
 static int users_append_scram(buf *out, const char *password)
 {
-    for (size_t i = 0; i < sizeof users_mechs / sizeof users_mechs[0]; i++) {
-        auth_scram_cred cred;
-        int err = auth_scram_make(users_mechs[i], password,
-                                  USERS_SCRAM_ITERATIONS, &cred);
-        if (err != 0) {
-            explicit_bzero(&cred, sizeof cred);
-            if (err == XE_PROTOCOL)
-                fputs("xmppdctl: the password is not usable: SASLprep "
-                      "(RFC 4013) refuses it\n", stderr);
-            else
-                fprintf(stderr, "xmppdctl: cannot make %s credentials: %s\n",
-                        users_mechs[i], xe_str(err));
-            return CTL_EXIT_FAIL;
-        }
-        buf_printf(out, "<scram mech='%s' iterations='%u' salt='%s' "
-                   "stored-key='%s' server-key='%s'/>", cred.mech,
-                   cred.iterations, cred.salt, cred.stored_key, cred.server_key);
-        explicit_bzero(&cred, sizeof cred);
+    scram_cred creds[SCRAM_N_MECHS];
+    int err = scram_cred_make_all(password, SCRAM_ITERATIONS, creds);
+    if (err == XE_PROTOCOL) {
+        fputs("xmppdctl: the password is not usable: SASLprep "
+              "(RFC 4013) refuses it\n", stderr);
+        return CTL_EXIT_FAIL;
     }
+    if (err != 0) {
+        fprintf(stderr, "xmppdctl: cannot make SCRAM credentials: %s\n",
+                xe_str(err));
+        return CTL_EXIT_FAIL;
+    }
+    scram_cred_append_xml(out, creds, SCRAM_N_MECHS);
+    explicit_bzero(creds, sizeof creds);
     return 0;
 }
 
