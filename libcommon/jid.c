@@ -8,16 +8,16 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <stringprep.h>
 
 #include "libcommon/alloc.h"
 #include "libcommon/error.h"
 #include "libcommon/log.h"
+#include "libcommon/precis.h"
 
-/* A raw part may shrink under preparation (ignorable code points vanish,
- * decomposed sequences compose), but not by much in any real address. Input
- * longer than this is refused before any Unicode work, so that a hostile
- * peer cannot make us prepare kilobytes to find out they were over. */
+/* A raw part may shrink under preparation (decomposed sequences compose,
+ * IDNA drops ignorable code points), but not by much in any real address.
+ * Input longer than this is refused before any Unicode work, so that a
+ * hostile peer cannot make us prepare kilobytes to find out they were over. */
 #define JID_MAX_RAW_PART (4 * JID_MAX_PART)
 
 struct jid {
@@ -58,91 +58,12 @@ static void jid_part_take(jid_part *part, char *heap, size_t len)
     part->len = len;
 }
 
-/* libidn and libidn2 report exhaustion instead of aborting: keep the
- * house rule that memory never fails. */
+/* libidn2 reports exhaustion instead of aborting: keep the house rule
+ * that memory never fails. */
 static void jid_oom(const char *where)
 {
     log_error("jid", "out of memory in %s", where);
     abort();
-}
-
-/* ---- UTF-8 <-> UCS-4 -------------------------------------------------- */
-
-/* Strict decoding (RFC 3629): no overlong forms, no surrogates, nothing past
- * U+10FFFF. out has room for len code points. Returns the count or -1. */
-static long utf8_decode(const unsigned char *s, size_t len, uint32_t *out)
-{
-    size_t n = 0;
-
-    for (size_t i = 0; i < len;) {
-        uint32_t c = s[i];
-        size_t extra;
-        uint32_t min;
-
-        if (c < 0x80) {
-            out[n++] = c;
-            i++;
-            continue;
-        } else if (c >= 0xC2 && c <= 0xDF) {
-            extra = 1, min = 0x80, c &= 0x1F;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            extra = 2, min = 0x800, c &= 0x0F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            extra = 3, min = 0x10000, c &= 0x07;
-        } else {
-            return -1;
-        }
-        if (len - i <= extra)
-            return -1;
-        for (size_t k = 1; k <= extra; k++) {
-            if ((s[i + k] & 0xC0) != 0x80)
-                return -1;
-            c = (c << 6) | (s[i + k] & 0x3F);
-        }
-        if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
-            return -1;
-        out[n++] = c;
-        i += extra + 1;
-    }
-    return (long)n;
-}
-
-/* Writes c (a valid scalar value) to out; returns the byte count (1..4). */
-static size_t utf8_put(uint32_t c, char *out)
-{
-    if (c < 0x80) {
-        out[0] = (char)c;
-        return 1;
-    }
-    if (c < 0x800) {
-        out[0] = (char)(0xC0 | (c >> 6));
-        out[1] = (char)(0x80 | (c & 0x3F));
-        return 2;
-    }
-    if (c < 0x10000) {
-        out[0] = (char)(0xE0 | (c >> 12));
-        out[1] = (char)(0x80 | ((c >> 6) & 0x3F));
-        out[2] = (char)(0x80 | (c & 0x3F));
-        return 3;
-    }
-    out[0] = (char)(0xF0 | (c >> 18));
-    out[1] = (char)(0x80 | ((c >> 12) & 0x3F));
-    out[2] = (char)(0x80 | ((c >> 6) & 0x3F));
-    out[3] = (char)(0x80 | (c & 0x3F));
-    return 4;
-}
-
-/* A new NUL-terminated UTF-8 string of u[0..n); its length in *len. */
-static char *utf8_encode(const uint32_t *u, size_t n, size_t *len)
-{
-    char *s = xalloc(n * 4 + 1);
-    size_t at = 0;
-
-    for (size_t i = 0; i < n; i++)
-        at += utf8_put(u[i], s + at);
-    s[at] = '\0';
-    *len = at;
-    return s;
 }
 
 static bool is_ascii(const char *s, size_t len)
@@ -153,191 +74,17 @@ static bool is_ascii(const char *s, size_t len)
     return true;
 }
 
-/* ---- stringprep (libidn) ---------------------------------------------- */
+/* ---- localpart and resourcepart ------------------------------------- */
 
-/* Runs profile over in[0..n). On success *out is a new array of *out_n code
- * points. Returns 0 or XE_BAD_JID (a prohibited code point, a bidi error). */
-static int prep_ucs4(const uint32_t *in, size_t n,
-                     const Stringprep_profile *profile, uint32_t **out,
-                     size_t *out_n)
+/* What the IdentifierClass allows of ASCII (RFC 8264 §9.11: 0x21 to 0x7E)
+ * less what RFC 7622 §3.3.1 prohibits in a localpart: " & ' / : < > @. */
+static bool is_local_ascii_allowed(unsigned char c)
 {
-    /* NFKC expands one code point to at most 18 (U+FDFA), case folding to
-     * at most 3: start with room for the common case, grow on demand. */
-    size_t cap = n * 3 + 16;
-
-    for (;;) {
-        uint32_t *buf = xalloc(cap * sizeof *buf);
-        size_t len = n;
-
-        memcpy(buf, in, n * sizeof *buf);
-        int rc = stringprep_4i(buf, &len, cap, 0, profile);
-        if (rc == STRINGPREP_OK) {
-            *out = buf;
-            *out_n = len;
-            return 0;
-        }
-        free(buf);
-        if (rc == STRINGPREP_MALLOC_ERROR)
-            jid_oom("stringprep");
-        if (rc != STRINGPREP_TOO_SMALL_BUFFER || cap > n * 64 + 64)
-            return XE_BAD_JID;
-        cap *= 2;
-    }
+    return c > 0x20 && c < 0x7F && c != '"' && c != '&' && c != '\'' &&
+           c != '/' && c != ':' && c != '<' && c != '>' && c != '@';
 }
 
-/* The case folding table B.2 of RFC 3454 as a profile of its own, taken
- * from Nodeprep so that it carries the table size libidn searches with. */
-static bool casefold_profile(Stringprep_profile profile[2])
-{
-    memset(profile, 0, 2 * sizeof *profile);
-    for (const Stringprep_profile *p = stringprep_xmpp_nodeprep; p->operation;
-         p++) {
-        if (p->operation == STRINGPREP_MAP_TABLE &&
-            p->table == stringprep_rfc3454_B_2) {
-            profile[0] = *p;
-            return true;
-        }
-    }
-    return false;
-}
-
-/* The NFKC form of the single code point c is c itself. */
-static bool is_nfkc_stable(uint32_t c)
-{
-    uint32_t *n = stringprep_ucs4_nfkc_normalize(&c, 1);
-
-    if (!n)
-        jid_oom("stringprep_ucs4_nfkc_normalize");
-    bool stable = n[0] == c && n[1] == 0;
-    free(n);
-    return stable;
-}
-
-/* ---- localpart repertoire --------------------------------------------- */
-
-typedef enum { CP_VALID, CP_DISALLOWED, CP_INVALID } cp_verdict;
-
-/* What IDNA2008 (RFC 5892, as libidn2 knows it) says of the code point c
- * alone. Rules about a code point's neighbours (joiners, bidi, combining
- * marks first) are about strings, not repertoire, so they count as valid. */
-static cp_verdict idna_verdict(uint32_t c)
-{
-    char s[5];
-    uint8_t *ascii = NULL;
-
-    s[utf8_put(c, s)] = '\0';
-    int rc = idn2_lookup_u8((const uint8_t *)s, &ascii, IDN2_NO_TR46);
-    idn2_free(ascii);
-    switch (rc) {
-    case IDN2_OK:
-    case IDN2_LEADING_COMBINING:
-    case IDN2_BIDI:
-    case IDN2_CONTEXTJ:
-    case IDN2_CONTEXTO:
-        return CP_VALID;
-    case IDN2_DISALLOWED:
-        return CP_DISALLOWED;
-    case IDN2_MALLOC:
-        jid_oom("idn2_lookup_u8");
-        return CP_INVALID;
-    default:
-        return CP_INVALID;
-    }
-}
-
-/* RFC 7622 §3.3 takes localpart code points from the PRECIS IdentifierClass
- * (RFC 8264): letters and digits, no symbols, no compatibility characters,
- * after width and case mapping. Nodeprep alone would let "♚" through and
- * turn "henryⅣ" into "henryiv"; this check refuses both, while Nodeprep
- * still decides the normalized form, as other XMPP servers compute it. */
-static bool local_cp_allowed(uint32_t c, const Stringprep_profile *fold)
-{
-    if (c < 0x80)
-        return true; /* Nodeprep's own prohibitions cover ASCII */
-    if (c >= 0xFF00 && c <= 0xFFEF) {
-        /* Fullwidth and halfwidth forms: RFC 8265 §3.3.1 maps them to
-         * their ordinary width before checking. */
-        uint32_t *w = stringprep_ucs4_nfkc_normalize(&c, 1);
-        bool allowed = true;
-
-        if (!w)
-            jid_oom("stringprep_ucs4_nfkc_normalize");
-        for (size_t i = 0; w[i] && allowed; i++)
-            allowed = (w[i] < 0xFF00 || w[i] > 0xFFEF) &&
-                      local_cp_allowed(w[i], fold);
-        free(w);
-        return allowed;
-    }
-    cp_verdict verdict = idna_verdict(c);
-    if (verdict != CP_DISALLOWED)
-        return verdict == CP_VALID;
-    /* IDNA2008 also refuses upper case, which PRECIS maps to lower case
-     * first: accept a code point that is no compatibility character and
-     * whose folded form is valid. */
-    if (!is_nfkc_stable(c))
-        return false;
-    uint32_t *folded = NULL;
-    size_t n = 0;
-    if (prep_ucs4(&c, 1, fold, &folded, &n) != 0)
-        return false;
-    bool allowed = !(n == 1 && folded[0] == c);
-    for (size_t i = 0; i < n && allowed; i++)
-        allowed = folded[i] < 0x80 || idna_verdict(folded[i]) == CP_VALID;
-    free(folded);
-    return allowed;
-}
-
-/* ---- the three parts -------------------------------------------------- */
-
-static bool is_local_ascii_prohibited(unsigned char c)
-{
-    /* RFC 6122 Appendix A.5 (Nodeprep) and RFC 7622 §3.3.1: controls,
-     * space and " & ' / : < > @. */
-    return c <= 0x20 || c == 0x7F || c == '"' || c == '&' || c == '\'' ||
-           c == '/' || c == ':' || c == '<' || c == '>' || c == '@';
-}
-
-/* Prepares a unicode part with profile; for localparts, also checks the
- * repertoire first. Returns 0 or XE_BAD_JID. */
-static int prep_unicode(const char *s, size_t len,
-                        const Stringprep_profile *profile, bool is_local,
-                        jid_part *part)
-{
-    uint32_t *u = xalloc(len * sizeof *u);
-    long n = utf8_decode((const unsigned char *)s, len, u);
-    uint32_t *p = NULL;
-    size_t pn = 0;
-    int err = n > 0 ? 0 : XE_BAD_JID;
-
-    if (!err && is_local) {
-        Stringprep_profile fold[2];
-        /* Names repeat their letters: look each one up once. Slot 0 never
-         * matches, since ASCII is not looked up. */
-        uint32_t seen[64] = {0};
-
-        if (!casefold_profile(fold))
-            err = XE_BAD_JID;
-        for (long i = 0; i < n && !err; i++) {
-            uint32_t c = u[i];
-            if (c < 0x80 || seen[c % 64] == c)
-                continue;
-            if (!local_cp_allowed(c, fold))
-                err = XE_BAD_JID;
-            seen[c % 64] = c;
-        }
-    }
-    if (!err)
-        err = prep_ucs4(u, (size_t)n, profile, &p, &pn);
-    if (!err) {
-        size_t out_len = 0;
-        char *out = utf8_encode(p, pn, &out_len);
-        jid_part_take(part, out, out_len);
-    }
-    free(p);
-    free(u);
-    return err;
-}
-
+/* RFC 7622 §3.3: the PRECIS UsernameCaseMapped profile, plus §3.3.1. */
 static int local_prep(const char *s, size_t len, jid_part *part)
 {
     if (len == 0)
@@ -345,12 +92,12 @@ static int local_prep(const char *s, size_t len, jid_part *part)
     if (len > JID_MAX_RAW_PART)
         return XE_LIMIT;
     if (is_ascii(s, len)) {
-        /* Nodeprep of ASCII is lower-casing plus the prohibitions. */
+        /* For ASCII the profile is lower-casing plus the repertoire. */
         if (len > JID_MAX_PART)
             return XE_LIMIT;
         for (size_t i = 0; i < len; i++) {
             unsigned char c = (unsigned char)s[i];
-            if (is_local_ascii_prohibited(c))
+            if (!is_local_ascii_allowed(c))
                 return XE_BAD_JID;
             part->buf[i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
         }
@@ -359,14 +106,22 @@ static int local_prep(const char *s, size_t len, jid_part *part)
         part->len = len;
         return 0;
     }
-    int err = prep_unicode(s, len, stringprep_xmpp_nodeprep, true, part);
+    char *out = NULL;
+    size_t out_len = 0;
+    int err = precis_username_casemapped(s, len, &out, &out_len);
     if (err)
         return err;
-    if (part->len == 0)
-        return XE_BAD_JID; /* only code points mapped to nothing */
-    return part->len > JID_MAX_PART ? XE_LIMIT : 0;
+    jid_part_take(part, out, out_len);
+    /* Width mapping can bring the prohibited ASCII in: "＠" is "@". */
+    for (size_t i = 0; i < out_len; i++) {
+        unsigned char c = (unsigned char)out[i];
+        if (c < 0x80 && !is_local_ascii_allowed(c))
+            return XE_BAD_JID;
+    }
+    return out_len > JID_MAX_PART ? XE_LIMIT : 0;
 }
 
+/* RFC 7622 §3.4: the PRECIS OpaqueString profile. */
 static int resource_prep(const char *s, size_t len, jid_part *part)
 {
     if (len == 0)
@@ -374,7 +129,7 @@ static int resource_prep(const char *s, size_t len, jid_part *part)
     if (len > JID_MAX_RAW_PART)
         return XE_LIMIT;
     if (is_ascii(s, len)) {
-        /* Resourceprep of ASCII only refuses the controls. */
+        /* For ASCII the profile only refuses the controls. */
         if (len > JID_MAX_PART)
             return XE_LIMIT;
         for (size_t i = 0; i < len; i++)
@@ -383,13 +138,13 @@ static int resource_prep(const char *s, size_t len, jid_part *part)
         part->s = s;
         part->len = len;
     } else {
-        int err =
-            prep_unicode(s, len, stringprep_xmpp_resourceprep, false, part);
+        char *out = NULL;
+        size_t out_len = 0;
+        int err = precis_opaque_string(s, len, &out, &out_len);
         if (err)
             return err;
-        if (part->len == 0)
-            return XE_BAD_JID;
-        if (part->len > JID_MAX_PART)
+        jid_part_take(part, out, out_len);
+        if (out_len > JID_MAX_PART)
             return XE_LIMIT;
     }
     /* RFC 7622 §3.5.2 lists "juliet@example.com/ foo" among the invalid

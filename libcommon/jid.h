@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* libcommon/jid.h: XMPP addresses (RFC 7622), parsed once and immutable after.
- * Localparts go through stringprep's Nodeprep and resourceparts through
- * Resourceprep (libidn), domains through IDNA2008 (libidn2) to lower-case
- * U-labels; each part is at most 1023 bytes. */
+ * Localparts go through the PRECIS UsernameCaseMapped profile (lower case,
+ * NFC, "ß" kept), resourceparts through OpaqueString (case kept, NFC), domains
+ * through IDNA2008 (libidn2) to lower-case U-labels; each part is at most 1023
+ * bytes once prepared. */
 #ifndef XMPPD_LIBCOMMON_JID_H
 #define XMPPD_LIBCOMMON_JID_H
 #include <stdbool.h>

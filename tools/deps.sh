@@ -6,8 +6,8 @@
 set -eu
 what=${1:-build}
 pkgs="build-essential cmake pkg-config libxml2-dev libgnutls28-dev libuv1-dev
-      libidn-dev libidn2-dev libsasl2-dev libsasl2-modules libpq-dev libsqlite3-dev
-      libc-ares-dev gnutls-bin"
+      libidn-dev libidn2-dev libunistring-dev libsasl2-dev libsasl2-modules libpq-dev
+      libsqlite3-dev libc-ares-dev gnutls-bin"
 if [ "$what" = test ]; then
     pkgs="$pkgs check clang libclang-rt-14-dev python3 python3-slixmpp python3-pytest postgresql go-sendxmpp prosody"
 fi

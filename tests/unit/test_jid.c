@@ -21,12 +21,12 @@ static const struct {
     {"juliet@example.com/foo@bar", "juliet", "example.com", "foo@bar"},
     {"foo\\20bar@example.com", "foo\\20bar", "example.com", NULL},
     {"fussball@example.com", "fussball", "example.com", NULL},
-    /* Nodeprep folds sharp s, as every stringprep server does. */
-    {"fußball@example.com", "fussball", "example.com", NULL},
+    /* UsernameCaseMapped lower-cases, it does not fold: "ß" stays. */
+    {"fußball@example.com", "fußball", "example.com", NULL},
     {"π@example.com", "π", "example.com", NULL},
     {"Σ@example.com/foo", "σ", "example.com", "foo"},
     {"σ@example.com/foo", "σ", "example.com", "foo"},
-    {"ς@example.com/foo", "σ", "example.com", "foo"},
+    {"ς@example.com/foo", "ς", "example.com", "foo"},
     {"king@example.com/♚", "king", "example.com", "♚"},
     {"example.com", NULL, "example.com", NULL},
     {"example.com/foobar", NULL, "example.com", "foobar"},
@@ -36,7 +36,19 @@ static const struct {
     {"a@b/c@d/e", "a", "b", "c@d/e"},
     {"example.com/a@b", NULL, "example.com", "a@b"},
     {"example.com//", NULL, "example.com", "/"},
-    {"ΣΑΣ@example.com/foo", "σασ", "example.com", "foo"},
+    /* toLowerCase gives a final capital sigma its final form. */
+    {"ΣΑΣ@example.com/foo", "σας", "example.com", "foo"},
+    {"straße@localhost", "straße", "localhost", NULL},
+    {"σοφος@localhost", "σοφος", "localhost", NULL},
+    {"ΣΟΦΟΣ@localhost", "σοφος", "localhost", NULL},
+    {"Henry@localhost", "henry", "localhost", NULL},
+    {"ＡＢＣ@localhost", "abc", "localhost", NULL},
+    {"l·l@example.com", "l·l", "example.com", NULL},
+    {"u@example.com/ᾈ", "u", "example.com", "ᾈ"}, /* titlecase */
+    {"u@example.com/Ａb", "u", "example.com", "Ａb"},
+    {"u@example.com/Ⅸ", "u", "example.com", "Ⅸ"},
+    {"u@example.com/ﬀ ½ ☃ ‽", "u", "example.com", "ﬀ ½ ☃ ‽"},
+    {"u@example.com/l·l", "u", "example.com", "l·l"},
     {"juliet@example.com/foo ", "juliet", "example.com", "foo "},
     {"a!#$%*+=?^_`{|}~@example.com", "a!#$%*+=?^_`{|}~", "example.com", NULL},
     {"localhost", NULL, "localhost", NULL},
@@ -71,9 +83,14 @@ static const struct {
     {"E\xcc\x81@example.com", "é@example.com"}, /* E + U+0301 */
     {"İ@example.com", "i\xcc\x87@example.com"},
     {"example.com/Re\xcc\x81s", "example.com/Rés"}, /* case kept */
-    {"example.com/Ⅳ", "example.com/IV"},            /* Resourceprep is NFKC */
-    {"example.com/a\u00adb", "example.com/ab"},     /* soft hyphen */
+    {"example.com/Ⅳ", "example.com/Ⅳ"},             /* NFC, not NFKC */
+    {"example.com/Ａb", "example.com/Ａb"},         /* no width mapping */
     {"example.com/a\u00a0b", "example.com/a b"},    /* no-break space */
+    {"example.com/a\u3000b", "example.com/a b"},    /* ideographic space */
+    {"ΣΑΣ@example.com/ΣΑΣ", "σας@example.com/ΣΑΣ"},
+    {"ＨＥＮＲＹ@example.com", "henry@example.com"},
+    {"ﾃｽﾄ@example.com", "テスト@example.com"}, /* halfwidth katakana */
+    {"ｶﾞ@example.com", "ガ@example.com"},      /* and a voiced mark */
     {"127.0.0.1", "127.0.0.1"},
     {"juliet@192.168.0.1./r", "juliet@192.168.0.1/r"},
     {"[::1]", "[::1]"},
@@ -101,7 +118,7 @@ static const char *const invalid[] = {
     "juliet@/balcony",
     "juliet@example.com/",
     ".",
-    /* Localpart: Nodeprep's prohibited ASCII, controls, symbols. */
+    /* Localpart: RFC 7622 §3.3.1's ASCII, then the IdentifierClass. */
     "a&b@example.com",
     "a'b@example.com",
     "a:b@example.com",
@@ -114,14 +131,37 @@ static const char *const invalid[] = {
     "a＠b@example.com", /* fullwidth '@' */
     "a／b@example.com", /* fullwidth '/' */
     "😀@example.com",
-    "ﬀ@example.com",        /* compatibility ligature */
-    "a\u00adb@example.com", /* soft hyphen */
-    "\xcd\xb8@example.com", /* unassigned U+0378 */
+    "ﬀ@example.com",            /* compatibility ligature */
+    "a\u00adb@example.com",     /* soft hyphen */
+    "\xcd\xb8@example.com",     /* unassigned U+0378 */
+    "henryⅣ@localhost",         /* compatibility character */
+    "♚@localhost",              /* symbol */
+    "¼@example.com",            /* other number */
+    "a\u3000b@example.com",     /* ideographic space, mapped to a space */
+    "a¡b@example.com",          /* punctuation outside ASCII */
+    "a\u200db@example.com",     /* joiner without a virama */
+    "a·b@example.com",          /* middle dot outside "l·l" */
+    "ᾈ@example.com",            /* titlecase, before case mapping */
+    "\xe1\x84\x80@example.com", /* old Hangul jamo U+1100 */
+    "a\u0640b@example.com",     /* Arabic tatweel */
+    "\xee\x80\x80@example.com", /* private use U+E000 */
+    "aא@example.com",           /* Bidi Rule: left-to-right first */
+    "אa@example.com",           /* Bidi Rule: left-to-right inside */
+    "א١1@example.com",          /* Bidi Rule: both kinds of digits */
     /* Resourcepart. */
     "example.com/\x01",
     "example.com/a\x7f",
     "example.com/\u00a0foo", /* no-break space first */
-    "example.com/\xc2\xad",  /* maps to nothing */
+    "example.com/\xc2\xad",  /* default ignorable */
+    "example.com/a\u00adb",
+    "example.com/a\u2060b",     /* word joiner */
+    "example.com/a\xc2\x85",    /* C1 control */
+    "example.com/\xcd\xb8",     /* unassigned U+0378 */
+    "example.com/\xef\xb7\x90", /* noncharacter U+FDD0 */
+    "example.com/\xee\x80\x80", /* private use U+E000 */
+    "example.com/\xe1\x84\x80", /* old Hangul jamo U+1100 */
+    "example.com/\u3000foo",    /* ideographic space first */
+    "example.com/a·b",          /* the contextual rules hold here too */
     /* Not UTF-8. */
     "\xff@example.com",
     "\xc0\xaf@example.com",     /* overlong '/' */
@@ -374,6 +414,10 @@ START_TEST(builds_from_parts_as_parse_does)
     ck_assert_int_eq(jid_parse("juliet@example.com/Balcony", &p), 0);
     ck_assert(jid_equal(j, p));
     jid_free(p);
+    jid_free(j);
+
+    ck_assert_int_eq(jid_build("Straße", "example.com", "Ⅸ", &j), 0);
+    ck_assert_str_eq(jid_full(j), "straße@example.com/Ⅸ");
     jid_free(j);
 
     ck_assert_int_eq(jid_build(NULL, "example.com", NULL, &j), 0);
