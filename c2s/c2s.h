@@ -127,10 +127,12 @@ struct c2s_conn {
     bool has_spoken;                     /* data since the last quiet sweep */
 };
 
-/* config.c: reads the served domains and the <c2s> section. Returns 0 or
- * XE_CONFIG with diag filled. c2s_config_close() frees what it owns. */
-int c2s_config_load(const cfg *c, c2s_config *out, cfg_diag *diag);
-void c2s_config_close(c2s_config *conf);
+/* config.c: reads the served domains and the <c2s> section into conf, a
+ * c2s_config; main hands both to proc_start() (proc_load_fn, proc_close_fn).
+ * Returns 0 or XE_CONFIG with diag filled. c2s_config_close() frees what it
+ * owns, also after a failed load. */
+int c2s_config_load(const cfg *c, void *conf, cfg_diag *diag);
+void c2s_config_close(void *conf);
 bool c2s_serves(const c2s *s, const char *domain);
 
 /* conn.c */

@@ -10,36 +10,33 @@
 #include "libcommon/error.h"
 #include "libcommon/proc.h"
 
+/* <limits>: the ones every listener has (listen_limits_cfg()), and the
+ * authentication's. */
 static int config_limits(const cfg_node *n, c2s_limits *l, cfg_diag *d)
 {
-    static const char *const attrs[] = {
-        "max-stanza-bytes", "max-depth", "rate", "burst",
-        "max-connections-per-address", "auth-timeout", "idle-timeout",
-        "max-auth-failures", "auth-failure-delay", NULL,
+    static const char *const auth_attrs[] = {
+        "auth-timeout", "max-auth-failures", "auth-failure-delay", NULL,
     };
-    size_t stanza, rate_bps, burst;
-    long depth, conns, auth_to, idle, failures, delay;
-    if (n && cfg_check_attrs(n, attrs, d) < 0)
-        return XE_CONFIG;
-    if (cfg_size(n, "max-stanza-bytes", 64 * 1024, 1024, 64 << 20, &stanza, d) < 0 ||
-        cfg_int(n, "max-depth", 32, 2, 1000, &depth, d) < 0 ||
-        cfg_size(n, "rate", 64 * 1024, 0, (size_t)1 << 40, &rate_bps, d) < 0 ||
-        cfg_size(n, "burst", 256 * 1024, 0, (size_t)1 << 40, &burst, d) < 0 ||
-        cfg_int(n, "max-connections-per-address", 32, 1, 1000000, &conns, d) < 0 ||
+    listen_limits lim = { .max_stanza_bytes = 64 * 1024, .max_depth = 32,
+                          .rate_bytes_per_s = 64 * 1024, .burst_bytes = 256 * 1024,
+                          .max_connections_per_address = 32, .idle_timeout_ms = 600000 };
+    long auth_to, failures, delay;
+    if (listen_limits_cfg(n, auth_attrs, &lim, d) < 0 ||
         cfg_duration_ms(n, "auth-timeout", 30000, 100, 3600000, &auth_to, d) < 0 ||
-        cfg_duration_ms(n, "idle-timeout", 600000, 0, 86400000L * 30, &idle, d) < 0 ||
         cfg_int(n, "max-auth-failures", 3, 1, 1000, &failures, d) < 0 ||
         cfg_duration_ms(n, "auth-failure-delay", 1000, 0, 60000, &delay, d) < 0)
         return XE_CONFIG;
-    l->max_stanza_bytes = stanza;
-    l->max_depth = (unsigned)depth;
-    l->rate_bytes_per_s = rate_bps;
-    l->burst_bytes = burst < stanza ? stanza : burst;
-    l->max_connections_per_address = (unsigned)conns;
-    l->auth_timeout_ms = (uint64_t)auth_to;
-    l->idle_timeout_ms = (uint64_t)idle;
-    l->max_auth_failures = (unsigned)failures;
-    l->auth_failure_delay_ms = (uint64_t)delay;
+    *l = (c2s_limits){
+        .max_stanza_bytes = lim.max_stanza_bytes,
+        .max_depth = lim.max_depth,
+        .rate_bytes_per_s = lim.rate_bytes_per_s,
+        .burst_bytes = lim.burst_bytes,
+        .max_connections_per_address = lim.max_connections_per_address,
+        .auth_timeout_ms = (uint64_t)auth_to,
+        .idle_timeout_ms = lim.idle_timeout_ms,
+        .max_auth_failures = (unsigned)failures,
+        .auth_failure_delay_ms = (uint64_t)delay,
+    };
     return 0;
 }
 
@@ -58,51 +55,21 @@ static int config_register(const cfg_node *n, c2s_config *out, cfg_diag *d)
     return 0;
 }
 
-static int config_certificate(const cfg *c, const cfg_node *n, c2s_config *out,
-                              cfg_diag *d)
+int c2s_config_load(const cfg *c, void *conf, cfg_diag *d)
 {
-    static const char *const attrs[] = { "domain", "cert", "key", NULL };
-    const char *cert, *key;
-    if (cfg_check_attrs(n, attrs, d) < 0 || cfg_required(n, "cert", &cert, d) < 0 ||
-        cfg_required(n, "key", &key, d) < 0)
-        return XE_CONFIG;
-    char *cert_path = cfg_resolve_path(c, cert), *key_path = cfg_resolve_path(c, key);
-    char err[512];
-    int rc;
-    if (!out->tls) {
-        tls_ctx_opts o = { .is_server = true, .cert_file = cert_path, .key_file = key_path };
-        rc = tls_ctx_new(&o, &out->tls, err, sizeof err);
-    } else {
-        rc = tls_ctx_add_cert(out->tls, cert_path, key_path, err, sizeof err);
-    }
-    free(cert_path);
-    free(key_path);
-    if (rc < 0)
-        return cfg_error(d, n, "%s", err);
-    return 0;
-}
-
-int c2s_config_load(const cfg *c, c2s_config *out, cfg_diag *d)
-{
+    c2s_config *out = conf;
     memset(out, 0, sizeof *out);
-    const cfg_node *sec = cfg_child(cfg_root(c), "c2s");
-    if (!sec)
-        return cfg_error(d, cfg_root(c), "the config has no <c2s> section");
-    static const char *const attrs[] = { NULL };
-    if (cfg_check_attrs(sec, attrs, d) < 0 ||
-        proc_domains(c, &out->domains, &out->n_domains, d) < 0)
+    const cfg_node *sec;
+    if (proc_section_domains(c, "c2s", &sec, &out->domains, &out->n_domains, d) < 0)
         goto fail;
-    if (out->n_domains == 0) {
-        cfg_error(d, cfg_root(c), "c2s: the config serves no <domain>");
-        goto fail;
-    }
+    static const tls_ctx_opts server_tls = { .is_server = true };
     for (const cfg_node *n = cfg_first(sec); n; n = cfg_sibling(n)) {
         const char *name = cfg_name(n);
         int rc = 0;
-        if (strcmp(name, "listen") == 0) {
+        if (strcmp(name, "certificate") == 0) {
+            rc = listen_certificate_cfg(c, n, &server_tls, &out->tls, NULL, NULL, d);
+        } else if (strcmp(name, "listen") == 0) {
             rc = listen_add_cfg(&out->listen, n, d);
-        } else if (strcmp(name, "certificate") == 0) {
-            rc = config_certificate(c, n, out, d);
         } else if (strcmp(name, "tls") == 0) {
             static const char *const tls_attrs[] = { "required", NULL };
             rc = cfg_check_attrs(n, tls_attrs, d);
@@ -130,14 +97,9 @@ int c2s_config_load(const cfg *c, c2s_config *out, cfg_diag *d)
         cfg_error(d, sec, "<c2s> has no <listen>");
         goto fail;
     }
-    if ((listen_has_tls(&out->listen) || out->tls_required) && !out->tls) {
-        cfg_error(d, sec, "TLS is required or a tls listener is set, but there is "
-                          "no <certificate>");
-        goto fail;
-    }
-    if (config_limits(cfg_child(sec, "limits"), &out->limits, d) < 0)
-        goto fail;
-    if (component_link_opts(c, sec, "c2s", &out->link, d) < 0)
+    if (listen_check_tls(sec, &out->listen, out->tls_required, out->tls, d) < 0 ||
+        config_limits(cfg_child(sec, "limits"), &out->limits, d) < 0 ||
+        component_link_opts(c, sec, "c2s", &out->link, d) < 0)
         goto fail;
     return 0;
 fail:
@@ -145,8 +107,9 @@ fail:
     return XE_CONFIG;
 }
 
-void c2s_config_close(c2s_config *conf)
+void c2s_config_close(void *ud)
 {
+    c2s_config *conf = ud;
     proc_domains_free(conf->domains, conf->n_domains);
     listen_set_free(&conf->listen);
     tls_ctx_free(conf->tls);
@@ -156,8 +119,5 @@ void c2s_config_close(c2s_config *conf)
 
 bool c2s_serves(const c2s *s, const char *domain)
 {
-    for (size_t i = 0; i < s->config.n_domains; i++)
-        if (strcmp(s->config.domains[i], domain) == 0)
-            return true;
-    return false;
+    return proc_domains_has(s->config.domains, s->config.n_domains, domain);
 }

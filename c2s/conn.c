@@ -518,10 +518,10 @@ static void conn_on_accept(net_listener *l, net_conn *c, unsigned same_host)
         c2s_conn_close(cn, XS_STREAM_SYSTEM_SHUTDOWN, NULL);
         return;
     }
-    if (same_host > s->config.limits.max_connections_per_address) {
-        log_warn(cn->who, "%u connections from %s, over the limit of %u", same_host,
-                 net_conn_peer_host(c), s->config.limits.max_connections_per_address);
-        c2s_conn_close(cn, XS_STREAM_POLICY_VIOLATION, "too many connections from your address");
+    const char *why = listen_over_limit(cn->who, c, same_host,
+                                        s->config.limits.max_connections_per_address);
+    if (why) {
+        c2s_conn_close(cn, XS_STREAM_POLICY_VIOLATION, why);
         return;
     }
     net_conn_set_timeout(c, s->config.limits.auth_timeout_ms, conn_on_timeout);

@@ -25,6 +25,10 @@ static const char c2s_usage[] =
     "Signals: SIGTERM/SIGINT end every client stream with <system-shutdown/>\n"
     "and stop, SIGHUP reopens the log file.\n";
 
+static const proc_opts c2s_proc = {
+    .name = "c2s", .usage = c2s_usage, .load = c2s_config_load, .close = c2s_config_close,
+};
+
 static c2s the_c2s;
 static const link_bind c2s_binds[] = { { .name = "c2s", .is_service = true } };
 
@@ -41,27 +45,11 @@ static void c2s_on_stop(void *ud)
 
 int main(int argc, char **argv)
 {
+    c2s *s = &the_c2s;
     proc_args args;
-    int status = proc_parse_args(argc, argv, c2s_usage, &args);
+    int status = proc_start(argc, argv, &c2s_proc, &s->config, &args, NULL);
     if (status >= 0)
         return status;
-    cfg *conf = proc_load_config(&args);
-    if (!conf)
-        return 1;
-    cfg_diag diag = { 0 };
-    c2s *s = &the_c2s;
-    if (c2s_config_load(conf, &s->config, &diag) < 0 ||
-        proc_log_setup(conf, "c2s", &diag) < 0) {
-        proc_print_diag(&diag, args.config_path);
-        c2s_config_close(&s->config);
-        cfg_free(conf);
-        return 1;
-    }
-    cfg_free(conf);
-    if (args.check_only) {
-        c2s_config_close(&s->config);
-        return 0;
-    }
     if (auth_init("xmpp") < 0) {
         log_error("c2s", "SASL is not usable (are the SCRAM and PLAIN plugins installed?)");
         c2s_config_close(&s->config);

@@ -39,6 +39,35 @@ void proc_domains_free(char **domains, size_t n)
     free(domains);
 }
 
+int proc_section_domains(const cfg *c, const char *name, const cfg_node **sec,
+                         char ***domains, size_t *n, cfg_diag *diag)
+{
+    *domains = NULL;
+    *n = 0;
+    if (proc_section(c, name, sec, diag) < 0 || proc_domains(c, domains, n, diag) < 0)
+        return XE_CONFIG;
+    if (*n == 0)
+        return cfg_error(diag, cfg_root(c), "%s: the config serves no <domain>", name);
+    return 0;
+}
+
+bool proc_domains_has(char *const *domains, size_t n, const char *domain)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(domains[i], domain) == 0)
+            return true;
+    return false;
+}
+
+int proc_section(const cfg *c, const char *name, const cfg_node **sec, cfg_diag *diag)
+{
+    *sec = cfg_child(cfg_root(c), name);
+    if (!*sec)
+        return cfg_error(diag, cfg_root(c), "the config has no <%s> section", name);
+    static const char *const attrs[] = { NULL };
+    return cfg_check_attrs(*sec, attrs, diag);
+}
+
 char *proc_state_dir(const cfg *c)
 {
     const cfg_node *sd = cfg_child(cfg_root(c), "state-dir");
@@ -117,6 +146,34 @@ cfg *proc_load_config(const proc_args *args)
         return NULL;
     }
     return c;
+}
+
+int proc_start(int argc, char **argv, const proc_opts *opts, void *ud,
+               proc_args *args, cfg **conf)
+{
+    int status = proc_parse_args(argc, argv, opts->usage, args);
+    if (status >= 0)
+        return status;
+    cfg *c = proc_load_config(args);
+    if (!c)
+        return 1;
+    cfg_diag diag = { 0 };
+    if (opts->load(c, ud, &diag) < 0 || proc_log_setup(c, opts->name, &diag) < 0) {
+        proc_print_diag(&diag, args->config_path);
+        status = 1;
+    } else if (args->check_only) {
+        status = 0;
+    }
+    if (status >= 0) {
+        opts->close(ud);
+        cfg_free(c);
+        return status;
+    }
+    if (conf)
+        *conf = c;
+    else
+        cfg_free(c);
+    return -1;
 }
 
 /* One process has one set of signal handles. */

@@ -25,6 +25,21 @@ static const char router_usage[] =
     "\n"
     "Signals: SIGTERM/SIGINT stop it cleanly, SIGHUP reopens its log file.\n";
 
+/* proc_start() hands the config over untyped. */
+static int router_on_load(const cfg *c, void *conf, cfg_diag *diag)
+{
+    return router_config_load(c, conf, diag);
+}
+
+static void router_on_close(void *conf)
+{
+    router_config_close(conf);
+}
+
+static const proc_opts router_proc = {
+    .name = "router", .usage = router_usage, .load = router_on_load, .close = router_on_close,
+};
+
 static router the_router;
 
 static void router_on_stop(void *ud)
@@ -34,28 +49,13 @@ static void router_on_stop(void *ud)
 
 int main(int argc, char **argv)
 {
+    router *r = &the_router;
     proc_args args;
-    int status = proc_parse_args(argc, argv, router_usage, &args);
+    int status = proc_start(argc, argv, &router_proc, &r->config, &args, NULL);
     if (status >= 0)
         return status;
     const char *path = args.config_path;
-    cfg *conf = proc_load_config(&args);
-    if (!conf)
-        return 1;
     cfg_diag diag = { 0 };
-    router *r = &the_router;
-    if (router_config_load(conf, &r->config, &diag) < 0 ||
-        proc_log_setup(conf, "router", &diag) < 0) {
-        proc_print_diag(&diag, path);
-        cfg_free(conf);
-        router_config_close(&r->config);
-        return 1;
-    }
-    cfg_free(conf);
-    if (args.check_only) {
-        router_config_close(&r->config);
-        return 0;
-    }
 
     uv_loop_t *loop = uv_default_loop();
     net_init(loop);

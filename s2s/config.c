@@ -15,72 +15,62 @@
 #include "libcommon/proc.h"
 #include "s2s/s2s.h"
 
+/* <limits>: the ones every listener has (listen_limits_cfg()), the
+ * handshake's and the outgoing queue's. */
 static int config_limits(const cfg_node *n, s2s_limits *l, cfg_diag *d)
 {
-    static const char *const attrs[] = {
-        "max-stanza-bytes", "max-depth", "max-attrs", "rate", "burst",
-        "max-connections-per-address", "handshake-timeout", "idle-timeout",
-        "queue", NULL,
+    static const char *const own[] = { "max-attrs", "handshake-timeout", "queue", NULL };
+    listen_limits lim = {
+        .max_stanza_bytes = 256 * 1024,
+        .max_depth = 64,
+        .rate_bytes_per_s = 1024 * 1024,
+        .burst_bytes = 4 * 1024 * 1024,
+        .max_connections_per_address = 16,
+        .idle_timeout_ms = 600000,
     };
-    size_t stanza, rate_bps, burst, queue;
-    long depth, nattrs, conns, hs, idle;
-    if (n && cfg_check_attrs(n, attrs, d) < 0)
-        return XE_CONFIG;
-    if (cfg_size(n, "max-stanza-bytes", 256 * 1024, 1024, 64 << 20, &stanza, d) < 0 ||
-        cfg_int(n, "max-depth", 64, 2, 1000, &depth, d) < 0 ||
+    long nattrs, hs;
+    size_t queue;
+    if (listen_limits_cfg(n, own, &lim, d) < 0 ||
         cfg_int(n, "max-attrs", 64, 4, 1000, &nattrs, d) < 0 ||
-        cfg_size(n, "rate", 1024 * 1024, 0, (size_t)1 << 40, &rate_bps, d) < 0 ||
-        cfg_size(n, "burst", 4 * 1024 * 1024, 0, (size_t)1 << 40, &burst, d) < 0 ||
-        cfg_int(n, "max-connections-per-address", 16, 1, 1000000, &conns, d) < 0 ||
         cfg_duration_ms(n, "handshake-timeout", 30000, 100, 3600000, &hs, d) < 0 ||
-        cfg_duration_ms(n, "idle-timeout", 600000, 0, 86400000L * 30, &idle, d) < 0 ||
         cfg_size(n, "queue", 1024 * 1024, 1024, (size_t)1 << 32, &queue, d) < 0)
         return XE_CONFIG;
-    l->max_stanza_bytes = stanza;
-    l->max_depth = (unsigned)depth;
-    l->max_attrs = (unsigned)nattrs;
-    l->rate_bytes_per_s = rate_bps;
-    l->burst_bytes = burst < stanza ? stanza : burst;
-    l->max_connections_per_address = (unsigned)conns;
-    l->handshake_timeout_ms = (uint64_t)hs;
-    l->idle_timeout_ms = (uint64_t)idle;
-    l->max_queue_bytes = queue;
+    *l = (s2s_limits){
+        .max_stanza_bytes = lim.max_stanza_bytes,
+        .max_depth = lim.max_depth,
+        .max_attrs = (unsigned)nattrs,
+        .rate_bytes_per_s = lim.rate_bytes_per_s,
+        .burst_bytes = lim.burst_bytes,
+        .max_connections_per_address = lim.max_connections_per_address,
+        .handshake_timeout_ms = (uint64_t)hs,
+        .idle_timeout_ms = lim.idle_timeout_ms,
+        .max_queue_bytes = queue,
+    };
     return 0;
 }
 
+/* <certificate domain=>: the server side's, and, for the domain (any domain
+ * without it), our client certificate on outgoing streams. */
 static int config_certificate(const cfg *c, const cfg_node *n, s2s_config *out,
                               cfg_diag *d)
 {
-    static const char *const attrs[] = { "domain", "cert", "key", NULL };
-    const char *cert, *key, *domain = cfg_attr(n, "domain");
-    if (cfg_check_attrs(n, attrs, d) < 0 || cfg_required(n, "cert", &cert, d) < 0 ||
-        cfg_required(n, "key", &key, d) < 0)
-        return XE_CONFIG;
+    const char *domain = cfg_attr(n, "domain");
     char *dom = NULL;
     if (domain && jid_domain_normalize(domain, &dom) < 0)
         return cfg_error(d, n, "\"%s\" is not a valid domain", domain);
-    char *cert_path = cfg_resolve_path(c, cert), *key_path = cfg_resolve_path(c, key);
-    char err[512];
-    int rc;
-    if (!out->tls) {
-        /* Client certificates are asked for, never required: a peer without
-         * one (or with one that does not verify) can still use dialback. */
-        tls_ctx_opts o = {
-            .is_server = true, .cert_file = cert_path, .key_file = key_path,
-            .ca_file = out->ca_file, .request_peer = true,
-        };
-        rc = tls_ctx_new(&o, &out->tls, err, sizeof err);
-    } else {
-        rc = tls_ctx_add_cert(out->tls, cert_path, key_path, err, sizeof err);
+    /* Client certificates are asked for, never required: a peer without one
+     * (or with one that does not verify) can still use dialback. */
+    const tls_ctx_opts server = { .is_server = true, .ca_file = out->ca_file,
+                                  .request_peer = true };
+    char *cert_path, *key_path;
+    if (listen_certificate_cfg(c, n, &server, &out->tls, &cert_path, &key_path, d) < 0) {
+        free(dom);
+        return XE_CONFIG;
     }
-    /* The same pair is our client certificate on outgoing streams. */
     tls_ctx *client = NULL;
-    if (rc == 0) {
-        tls_ctx_opts o = {
-            .cert_file = cert_path, .key_file = key_path, .ca_file = out->ca_file,
-        };
-        rc = tls_ctx_new(&o, &client, err, sizeof err);
-    }
+    char err[512];
+    tls_ctx_opts o = { .cert_file = cert_path, .key_file = key_path, .ca_file = out->ca_file };
+    int rc = tls_ctx_new(&o, &client, err, sizeof err);
     free(cert_path);
     free(key_path);
     if (rc < 0) {
@@ -229,22 +219,14 @@ static void config_random_secret(s2s_config *out)
     out->is_secret_generated = true;
 }
 
-int s2s_config_load(const cfg *c, s2s_config *out, cfg_diag *d)
+int s2s_config_load(const cfg *c, void *conf, cfg_diag *d)
 {
+    s2s_config *out = conf;
     memset(out, 0, sizeof *out);
-    const cfg_node *sec = cfg_child(cfg_root(c), "s2s");
-    if (!sec)
-        return cfg_error(d, cfg_root(c), "the config has no <s2s> section");
-    static const char *const attrs[] = { NULL };
+    const cfg_node *sec;
     bool has_default = false;
-    if (cfg_check_attrs(sec, attrs, d) < 0 ||
-        proc_domains(c, &out->domains, &out->n_domains, d) < 0)
-        goto fail;
-    if (out->n_domains == 0) {
-        cfg_error(d, cfg_root(c), "s2s: the config serves no <domain>");
-        goto fail;
-    }
-    if (config_tls(c, sec, out, d) < 0)
+    if (proc_section_domains(c, "s2s", &sec, &out->domains, &out->n_domains, d) < 0 ||
+        config_tls(c, sec, out, d) < 0)
         goto fail;
     for (const cfg_node *n = cfg_first(sec); n; n = cfg_sibling(n)) {
         const char *name = cfg_name(n);
@@ -282,12 +264,8 @@ int s2s_config_load(const cfg *c, s2s_config *out, cfg_diag *d)
         listen_add(&out->listen, "0.0.0.0:5269", false);
         listen_add(&out->listen, "0.0.0.0:5270", true);
     }
-    if ((listen_has_tls(&out->listen) || out->tls_required) && !out->tls) {
-        cfg_error(d, sec, "TLS is required or a tls listener is set, but there is "
-                          "no <certificate>");
-        goto fail;
-    }
-    if (config_limits(cfg_child(sec, "limits"), &out->limits, d) < 0)
+    if (listen_check_tls(sec, &out->listen, out->tls_required, out->tls, d) < 0 ||
+        config_limits(cfg_child(sec, "limits"), &out->limits, d) < 0)
         goto fail;
     char err[512];
     tls_ctx_opts copts = { .is_server = false, .ca_file = out->ca_file };
@@ -305,8 +283,9 @@ fail:
     return XE_CONFIG;
 }
 
-void s2s_config_close(s2s_config *conf)
+void s2s_config_close(void *ud)
 {
+    s2s_config *conf = ud;
     proc_domains_free(conf->domains, conf->n_domains);
     listen_set_free(&conf->listen);
     for (size_t i = 0; i < conf->n_hosts; i++) {
@@ -333,10 +312,7 @@ void s2s_config_close(s2s_config *conf)
 
 bool s2s_serves(const s2s *s, const char *domain)
 {
-    for (size_t i = 0; i < s->config.n_domains; i++)
-        if (strcmp(s->config.domains[i], domain) == 0)
-            return true;
-    return false;
+    return proc_domains_has(s->config.domains, s->config.n_domains, domain);
 }
 
 const s2s_host *s2s_host_for(const s2s *s, const char *domain)

@@ -662,11 +662,10 @@ static void conn_on_accept(net_listener *l, net_conn *c, unsigned same_host)
         s2s_conn_close(cn, XS_STREAM_SYSTEM_SHUTDOWN, NULL);
         return;
     }
-    if (same_host > s->config.limits.max_connections_per_address) {
-        log_warn(cn->who, "%u connections from %s, over the limit of %u", same_host,
-                 net_conn_peer_host(c), s->config.limits.max_connections_per_address);
-        s2s_conn_close(cn, XS_STREAM_POLICY_VIOLATION, "too many connections from your address");
-    }
+    const char *why = listen_over_limit(cn->who, c, same_host,
+                                        s->config.limits.max_connections_per_address);
+    if (why)
+        s2s_conn_close(cn, XS_STREAM_POLICY_VIOLATION, why);
 }
 
 int s2s_listen_all(s2s *s)

@@ -26,6 +26,10 @@ static const char s2s_usage[] =
     "Signals: SIGTERM/SIGINT end every server stream with <system-shutdown/>\n"
     "and stop, SIGHUP reopens the log file.\n";
 
+static const proc_opts s2s_proc = {
+    .name = "s2s", .usage = s2s_usage, .load = s2s_config_load, .close = s2s_config_close,
+};
+
 static s2s the_s2s;
 static const link_bind s2s_binds[] = { { .name = "s2s", .is_service = true } };
 
@@ -47,27 +51,11 @@ static void s2s_on_stop(void *ud)
 
 int main(int argc, char **argv)
 {
+    s2s *s = &the_s2s;
     proc_args args;
-    int status = proc_parse_args(argc, argv, s2s_usage, &args);
+    int status = proc_start(argc, argv, &s2s_proc, &s->config, &args, NULL);
     if (status >= 0)
         return status;
-    cfg *conf = proc_load_config(&args);
-    if (!conf)
-        return 1;
-    cfg_diag diag = { 0 };
-    s2s *s = &the_s2s;
-    if (s2s_config_load(conf, &s->config, &diag) < 0 ||
-        proc_log_setup(conf, "s2s", &diag) < 0) {
-        proc_print_diag(&diag, args.config_path);
-        s2s_config_close(&s->config);
-        cfg_free(conf);
-        return 1;
-    }
-    cfg_free(conf);
-    if (args.check_only) {
-        s2s_config_close(&s->config);
-        return 0;
-    }
     if (s->config.is_secret_generated)
         log_warn("s2s", "no <dialback secret=.../>: using a random one until restart; every "
                         "s2s instance of a domain must share the same secret");

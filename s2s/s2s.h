@@ -191,10 +191,12 @@ struct s2s_conn {
     unsigned n_verifying;                /* in: db:result being checked */
 };
 
-/* config.c: the served domains and the <s2s> section. Returns 0 or
- * XE_CONFIG with diag filled. s2s_config_close() frees what it owns. */
-int s2s_config_load(const cfg *c, s2s_config *out, cfg_diag *diag);
-void s2s_config_close(s2s_config *conf);
+/* config.c: the served domains and the <s2s> section into conf, an
+ * s2s_config; main hands both to proc_start() (proc_load_fn, proc_close_fn).
+ * Returns 0 or XE_CONFIG with diag filled. s2s_config_close() frees what it
+ * owns, also after a failed load. */
+int s2s_config_load(const cfg *c, void *conf, cfg_diag *diag);
+void s2s_config_close(void *conf);
 bool s2s_serves(const s2s *s, const char *domain);
 /* The <host> override for domain, or NULL. */
 const s2s_host *s2s_host_for(const s2s *s, const char *domain);

@@ -46,15 +46,13 @@ static void sm_on_stop(void *ud)
     sm->link = NULL;
 }
 
-static int sm_config(const cfg *c, sm_server *sm, cfg_diag *diag)
+/* The <sm> section, and the modules started on it. */
+static int sm_config(const cfg *c, void *ud, cfg_diag *diag)
 {
-    const cfg_node *sec = cfg_child(cfg_root(c), "sm");
-    if (!sec)
-        return cfg_error(diag, cfg_root(c), "the config has no <sm> section");
-    static const char *const attrs[] = { NULL };
-    if (cfg_check_attrs(sec, attrs, diag) < 0)
-        return XE_CONFIG;
-    if (proc_domains(c, &sm->domains, &sm->n_domains, diag) < 0)
+    sm_server *sm = ud;
+    const cfg_node *sec;
+    if (proc_section(c, "sm", &sec, diag) < 0 ||
+        proc_domains(c, &sm->domains, &sm->n_domains, diag) < 0)
         return XE_CONFIG;
     if (!sm->n_domains)
         return cfg_error(diag, cfg_root(c), "the config names no <domain> to serve");
@@ -90,42 +88,32 @@ static int sm_config(const cfg *c, sm_server *sm, cfg_diag *diag)
                 sm->modules[k++] = sm_builtin_modules[i];
         }
     }
-    return component_link_opts(c, sec, "sm", &sm->link_cfg, diag);
+    if (component_link_opts(c, sec, "sm", &sm->link_cfg, diag) < 0)
+        return XE_CONFIG;
+    return sm_dispatch_start(sm, sec, diag);
 }
 
-static void sm_free_config(sm_server *sm)
+static void sm_config_close(void *ud)
 {
+    sm_server *sm = ud;
+    sm_dispatch_stop(sm);
     component_link_cfg_close(&sm->link_cfg);
     proc_domains_free(sm->domains, sm->n_domains);
     free(sm->modules);
     free(sm_binds);
 }
 
+static const proc_opts sm_proc = {
+    .name = "sm", .usage = sm_usage, .load = sm_config, .close = sm_config_close,
+};
+
 int main(int argc, char **argv)
 {
+    sm_server *sm = &the_sm;
     proc_args args;
-    int status = proc_parse_args(argc, argv, sm_usage, &args);
+    int status = proc_start(argc, argv, &sm_proc, sm, &args, NULL);
     if (status >= 0)
         return status;
-    cfg *conf = proc_load_config(&args);
-    if (!conf)
-        return 1;
-    cfg_diag diag = { 0 };
-    sm_server *sm = &the_sm;
-    int err = sm_config(conf, sm, &diag);
-    if (err == 0)
-        err = proc_log_setup(conf, "sm", &diag);
-    if (err == 0)
-        err = sm_dispatch_start(sm, cfg_child(cfg_root(conf), "sm"), &diag);
-    if (err < 0 || args.check_only) {
-        if (err < 0)
-            proc_print_diag(&diag, args.config_path);
-        sm_dispatch_stop(sm);
-        sm_free_config(sm);
-        cfg_free(conf);
-        return err < 0 ? 1 : 0;
-    }
-    cfg_free(conf);
 
     uv_loop_t *loop = uv_default_loop();
     sm->loop = loop;
@@ -152,8 +140,7 @@ int main(int argc, char **argv)
         }
         sm_user_collect(sm);
     }
-    sm_dispatch_stop(sm);
-    sm_free_config(sm);
+    sm_config_close(sm);
     uv_loop_close(loop);
     log_info("sm", "stopped");
     log_close();

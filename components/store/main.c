@@ -69,13 +69,11 @@ static void store_on_schema(store *s, int err)
     s->link = link_new(&s->link_cfg.opts, &store_link_events, s);
 }
 
-static int store_config(const cfg *c, store *s, cfg_diag *diag)
+static int store_config(const cfg *c, void *ud, cfg_diag *diag)
 {
-    const cfg_node *sec = cfg_child(cfg_root(c), "store");
-    if (!sec)
-        return cfg_error(diag, cfg_root(c), "the config has no <store> section");
-    static const char *const attrs[] = { NULL };
-    if (cfg_check_attrs(sec, attrs, diag) < 0)
+    store *s = ud;
+    const cfg_node *sec;
+    if (proc_section(c, "store", &sec, diag) < 0)
         return XE_CONFIG;
     const cfg_node *db = cfg_child(sec, "database");
     if (db && cfg_next(db))
@@ -99,29 +97,26 @@ static int store_config(const cfg *c, store *s, cfg_diag *diag)
     return component_link_opts(c, sec, "store", &s->link_cfg, diag);
 }
 
+static void store_config_close(void *ud)
+{
+    store *s = ud;
+    component_link_cfg_close(&s->link_cfg);
+}
+
+static const proc_opts store_proc = {
+    .name = "store", .usage = store_usage, .load = store_config, .close = store_config_close,
+};
+
 int main(int argc, char **argv)
 {
+    store *s = &the_store;
     proc_args args;
-    int status = proc_parse_args(argc, argv, store_usage, &args);
+    cfg *conf;
+    int status = proc_start(argc, argv, &store_proc, s, &args, &conf);
     if (status >= 0)
         return status;
     const char *path = args.config_path;
-    cfg *conf = proc_load_config(&args);
-    if (!conf)
-        return 1;
     cfg_diag diag = { 0 };
-    store *s = &the_store;
-    if (store_config(conf, s, &diag) < 0 || proc_log_setup(conf, "store", &diag) < 0) {
-        proc_print_diag(&diag, path);
-        component_link_cfg_close(&s->link_cfg);
-        cfg_free(conf);
-        return 1;
-    }
-    if (args.check_only) {
-        component_link_cfg_close(&s->link_cfg);
-        cfg_free(conf);
-        return 0;
-    }
 
     uv_loop_t *loop = uv_default_loop();
     s->loop = loop;
@@ -132,7 +127,7 @@ int main(int argc, char **argv)
     if (s->ops->open(loop, conf, cfg_child(cfg_child(cfg_root(conf), "store"), "database"),
                      &s->drv, &diag) < 0) {
         proc_print_diag(&diag, path);
-        component_link_cfg_close(&s->link_cfg);
+        store_config_close(s);
         cfg_free(conf);
         return 1;
     }
@@ -143,7 +138,7 @@ int main(int argc, char **argv)
 
     uv_run(loop, UV_RUN_DEFAULT);
 
-    component_link_cfg_close(&s->link_cfg);
+    store_config_close(s);
     uv_loop_close(loop);
     log_info("store", "stopped");
     log_close();
