@@ -94,6 +94,7 @@ struct c2s_conn {
     char who[160];                       /* log context */
     c2s_conn_state state;
     char *domain;                        /* the served domain the client asked for */
+    char *lang;                          /* the client's xml:lang (RFC 6120 §4.7.4) */
     char stream_id[33];
     bool has_header_sent;
     bool is_authed;

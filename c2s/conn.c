@@ -105,8 +105,26 @@ void c2s_conn_unindex(strmap *table, c2s_conn *cn)
 
 /* --- the stream header and features ------------------------------------- */
 
-static void conn_send_header(c2s_conn *cn)
+/* A language tag (RFC 5646) as far as its characters go: letters, digits
+ * and hyphens, at most 35 bytes; what is not is ignored. */
+static bool conn_is_lang_tag(const char *s)
 {
+    size_t n = strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-");
+    return n > 0 && n <= 35 && s[n] == '\0';
+}
+
+/* The response header (RFC 6120 §4.7): from our domain, even when the
+ * client named none we serve (the header before <host-unknown/>), and to
+ * the client's from when it gave a valid JID (§4.7.2). */
+static void conn_send_header(c2s_conn *cn, const xs_elem *client_header)
+{
+    c2s *s = cn->srv;
+    const char *from = cn->domain ? cn->domain
+                       : s->config.n_domains ? s->config.domains[0] : NULL;
+    jid *to = NULL;
+    const char *client_from = client_header ? xs_attr(client_header, "from") : NULL;
+    if (client_from && jid_parse(client_from, &to) < 0)
+        to = NULL;
     unsigned char rnd[16];
     if (uv_random(NULL, NULL, rnd, sizeof rnd, 0, NULL) != 0)
         memset(rnd, 0, sizeof rnd);
@@ -117,9 +135,14 @@ static void conn_send_header(c2s_conn *cn)
     buf_append_str(&out, "<?xml version='1.0'?><stream:stream xmlns='" XS_NS_CLIENT
                          "' xmlns:stream='" XS_NS_STREAMS "' id='");
     buf_append_str(&out, cn->stream_id);
-    if (cn->domain) {
+    if (from) {
         buf_append_str(&out, "' from='");
-        buf_append_xml(&out, cn->domain, strlen(cn->domain), 1);
+        buf_append_xml(&out, from, strlen(from), 1);
+    }
+    if (to) {
+        buf_append_str(&out, "' to='");
+        buf_append_xml(&out, jid_full(to), strlen(jid_full(to)), 1);
+        jid_free(to);
     }
     buf_append_str(&out, "' version='1.0' xml:lang='en'>");
     net_conn_send(cn->net, buf_data(&out), buf_len(&out));
@@ -162,8 +185,10 @@ static void conn_send_features(c2s_conn *cn)
          * Appendix E) for older clients. */
         buf_append_str(&out, "<bind xmlns='" XS_NS_BIND "'/>"
                              "<session xmlns='" C2S_NS_SESSION "'><optional/></session>");
-        /* RFC 6121 §3.4.1: sm keeps subscription pre-approvals. */
-        buf_append_str(&out, "<sub xmlns='urn:xmpp:features:pre-approval'/>");
+        /* RFC 6121 §3.4.1: sm keeps subscription pre-approvals; §2.6.1:
+         * and roster versions. */
+        buf_append_str(&out, "<sub xmlns='urn:xmpp:features:pre-approval'/>"
+                             "<ver xmlns='urn:xmpp:features:rosterver'/>");
     }
     buf_append_str(&out, "</stream:features>");
     c2s_conn_send(cn, buf_data(&out), buf_len(&out));
@@ -189,7 +214,12 @@ static void conn_on_open(void *ud, xs_elem *header)
         dom = NULL;
     }
     free(dom);
-    conn_send_header(cn);
+    const char *lang = xs_attr_ns(header, XS_NS_XML, "lang");
+    if (lang && conn_is_lang_tag(lang)) {
+        free(cn->lang);
+        cn->lang = xstrdup(lang);
+    }
+    conn_send_header(cn, header);
     if (strcmp(xs_name(header), "stream") != 0 || strcmp(xs_ns(header), XS_NS_STREAMS) != 0) {
         c2s_conn_close(cn, XS_STREAM_INVALID_NAMESPACE, "the header is not a stream");
         return;
@@ -325,7 +355,7 @@ void c2s_conn_close(c2s_conn *cn, int cond, const char *why)
     if (cond >= 0) {
         /* RFC 6120 §4.9.1.1: a stream error needs our header first. */
         if (!cn->has_header_sent)
-            conn_send_header(cn);
+            conn_send_header(cn, NULL);
         buf out;
         buf_init(&out);
         xs_stream_error(&out, (xs_stream_condition)cond, why);
@@ -385,6 +415,7 @@ static void conn_on_closed(net_conn *c)
     c2s_sasl_close(cn);
     xstream_free(cn->xs);
     free(cn->domain);
+    free(cn->lang);
     jid_free(cn->user);
     c2s_conn_unindex(s->sessions, cn);
     c2s_conn_unindex(s->binding, cn);

@@ -91,8 +91,9 @@ void c2s_session_forward(c2s_conn *cn, const char *raw, size_t len)
     c2s *s = cn->srv;
     buf out;
     buf_init(&out);
-    /* RFC 6120 §8.1.2.1: the server stamps from with the full JID. */
-    if (!envelope_stamp(&out, raw, len, XS_NS_CLIENT, jid_full(cn->full))) {
+    /* RFC 6120 §8.1.2.1: the server stamps from with the full JID, and
+     * §4.7.4: a stanza without xml:lang gets the stream's. */
+    if (!envelope_stamp_lang(&out, raw, len, XS_NS_CLIENT, jid_full(cn->full), cn->lang)) {
         buf_close(&out);
         c2s_conn_close(cn, XS_STREAM_INTERNAL_SERVER_ERROR, NULL);
         return;

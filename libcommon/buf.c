@@ -114,6 +114,12 @@ void buf_clear(buf *b)
     b->start = b->end = 0;
 }
 
+void buf_truncate(buf *b, size_t len)
+{
+    if (len < buf_len(b))
+        b->end = b->start + len;
+}
+
 char *buf_steal(buf *b)
 {
     buf_append(b, "", 1);

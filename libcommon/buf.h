@@ -27,6 +27,7 @@ char *buf_reserve(buf *b, size_t len);
 void buf_commit(buf *b, size_t len);
 void buf_consume(buf *b, size_t len);          /* drops len bytes from the front */
 void buf_clear(buf *b);                        /* empties, keeps the storage */
+void buf_truncate(buf *b, size_t len);         /* keeps the first len bytes */
 /* Moves the contents out as a NUL-terminated string the caller frees. */
 char *buf_steal(buf *b);
 #endif

@@ -89,6 +89,14 @@ static bool envelope_is_space(char c)
 bool envelope_stamp(buf *out, const char *raw, size_t len, const char *ns,
                     const char *from)
 {
+    return envelope_stamp_lang(out, raw, len, ns, from, NULL);
+}
+
+bool envelope_stamp_lang(buf *out, const char *raw, size_t len, const char *ns,
+                         const char *from, const char *lang)
+{
+    size_t start = buf_len(out);
+    bool has_lang = false;
     size_t off, inner_len;
     if (!envelope_inner(raw, len, &off, &inner_len))
         return false;
@@ -118,18 +126,28 @@ bool envelope_stamp(buf *out, const char *raw, size_t len, const char *ns,
         p += alen;
         while (p < end && (envelope_is_space(*p) || *p == '='))
             p++;
-        if (p >= end || (*p != '\'' && *p != '"'))
+        if (p >= end || (*p != '\'' && *p != '"')) {
+            buf_truncate(out, start);
             return false;
+        }
         char quote = *p++;
         while (p < end && *p != quote)
             p++;
-        if (p >= end)
+        if (p >= end) {
+            buf_truncate(out, start);
             return false;
+        }
         p++;
         bool drop = (alen == 5 && memcmp(attr, "xmlns", 5) == 0) ||
                     (alen == 4 && memcmp(attr, "from", 4) == 0);
         if (!drop)
             buf_append(out, ws, (size_t)(p - ws));
+        has_lang = has_lang || (alen == 8 && memcmp(attr, "xml:lang", 8) == 0);
+    }
+    if (lang && !has_lang) {
+        buf_append_str(out, " xml:lang='");
+        buf_append_xml(out, lang, strlen(lang), 1);
+        buf_append_str(out, "'");
     }
     buf_append(out, p, (size_t)(end - p));      /* "/>" or ">...</message>" */
     return true;

@@ -36,4 +36,9 @@ bool envelope_inner(const char *raw, size_t len, size_t *off, size_t *inner_len)
  * nothing, when raw is not a single element. */
 bool envelope_stamp(buf *out, const char *raw, size_t len, const char *ns,
                     const char *from);
+/* envelope_stamp(), and when lang is not NULL and raw has no xml:lang of its
+ * own, xml:lang='lang' added: the language of the stream the stanza came on
+ * (RFC 6120 §4.7.4). */
+bool envelope_stamp_lang(buf *out, const char *raw, size_t len, const char *ns,
+                         const char *from, const char *lang);
 #endif

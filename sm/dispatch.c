@@ -257,9 +257,53 @@ static bool is_stanza(const xs_elem *e)
     return strcmp(n, "message") == 0 || strcmp(n, "presence") == 0 || strcmp(n, "iq") == 0;
 }
 
+bool sm_is_own_account(const sm_session *sender, const xs_elem *iq)
+{
+    const char *to = xs_attr(iq, "to");
+    if (!sender)
+        return false;
+    if (!to)
+        return true;
+    char *bare = sm_bare_of(to);
+    bool is_own = bare && strcmp(bare, sender->user->bare) == 0;
+    free(bare);
+    return is_own;
+}
+
+static bool is_one_of(const char *s, const char *const *list)
+{
+    for (size_t i = 0; list[i]; i++)
+        if (strcmp(s, list[i]) == 0)
+            return true;
+    return false;
+}
+
+/* RFC 6120 §8.2.3 and §8.3.3: a client's iq needs an id and a known type,
+ * and any stanza a to that is a JID. Answers what is not so (an error is
+ * never answered) and returns false. */
+static bool is_well_addressed(sm_server *sm, const xs_elem *st)
+{
+    static const char *const iq_types[] = { "get", "set", "result", "error", NULL };
+    const char *to = xs_attr(st, "to"), *type = xs_attr(st, "type");
+    if (strcmp(xs_name(st), "iq") == 0 &&
+        (!xs_attr(st, "id") || !type || !is_one_of(type, iq_types))) {
+        sm_reply_error(sm, st, XS_BAD_REQUEST);
+        return false;
+    }
+    jid *j = NULL;
+    if (to && jid_parse(to, &j) < 0) {
+        sm_reply_error(sm, st, XS_JID_MALFORMED);
+        return false;
+    }
+    jid_free(j);
+    return true;
+}
+
 /* A client's stanza, from a session of this sm. */
 static void from_session(sm_server *sm, sm_session *s, xs_elem *st)
 {
+    if (!is_well_addressed(sm, st))
+        return;
     for (size_t i = 0; i < sm->n_filters; i++)
         if (sm->filters[i]->from_session && sm->filters[i]->from_session(s, st) == SM_HANDLED)
             return;

@@ -389,8 +389,7 @@ static void op_on_done(sm_server *sm, xs_elem *answer, void *ud)
 /* The sender's own list only; NULL (after an error) otherwise. */
 static const char *block_owner(sm_server *sm, sm_session *sender, xs_elem *iq)
 {
-    const char *to = xs_attr(iq, "to");
-    if (!sender || (to && strcmp(to, sender->user->bare) != 0)) {
+    if (!sm_is_own_account(sender, iq)) {
         sm_reply_error(sm, iq, XS_FORBIDDEN);
         return NULL;
     }

@@ -16,10 +16,15 @@
 #define DELAY_NS "urn:xmpp:delay"
 #define MSG_MAX_BEST 64
 
+/* RFC 6121 §5.2.2: no type, or one not known, means normal. */
 static const char *msg_type(const xs_elem *st)
 {
+    static const char *const known[] = { "chat", "error", "groupchat", "headline", NULL };
     const char *t = xs_attr(st, "type");
-    return t ? t : "normal";
+    for (size_t i = 0; t && known[i]; i++)
+        if (strcmp(t, known[i]) == 0)
+            return t;
+    return "normal";
 }
 
 static void offline_on_stored(sm_server *sm, xs_elem *answer, void *ud)
@@ -67,7 +72,9 @@ static void message_to_bare(sm_user *u, xs_elem *st, const char *type)
     size_t n = sm_user_best(u, best, MSG_MAX_BEST);
     for (size_t i = 0; i < n; i++)
         sm_session_deliver(best[i], st);
-    if (!n)
+    if (n)
+        sm_carbons_received(u, st, best, n);
+    else
         offline_store(sm, u->bare, st);
 }
 
@@ -81,9 +88,10 @@ static sm_verdict message_to_user(sm_user *u, xs_elem *st)
     const char *type = msg_type(st);
     if (jid_resource(to)) {
         sm_session *s = sm_user_session(u, jid_resource(to));
-        if (s)
+        if (s) {
             sm_session_deliver(s, st);
-        else if (strcmp(type, "chat") == 0 || strcmp(type, "normal") == 0)
+            sm_carbons_received(u, st, &s, 1);
+        } else if (strcmp(type, "chat") == 0 || strcmp(type, "normal") == 0)
             message_to_bare(u, st, type);                 /* RFC 6121 §8.5.3.2.1 */
         else if (strcmp(type, "groupchat") == 0)
             sm_reply_error(u->sm, st, XS_SERVICE_UNAVAILABLE);

@@ -271,12 +271,33 @@ static void sub_out_done(sm_server *sm, int status, const char *ver, void *ud)
     free(o);
 }
 
+void sm_presence_cancel(sm_server *sm, const char *bare, const char *contact,
+                        const sm_roster_item *it)
+{
+    if ((it->sub & SM_SUB_TO) || it->is_asking)
+        send_simple(sm, "unsubscribe", bare, contact);
+    if ((it->sub & SM_SUB_FROM) || it->is_pending_in)
+        send_simple(sm, "unsubscribed", bare, contact);
+    if (!(it->sub & SM_SUB_FROM))
+        return;
+    sm_user *u = sm_user_get(sm, bare, false);
+    for (sm_session *s = u ? u->sessions : NULL; s; s = s->next)
+        if (s->is_available)
+            send_simple(sm, "unavailable", s->full, contact);
+}
+
 static sm_verdict subscription_out(sm_session *s, xs_elem *st, sm_roster_edit_fn *edit)
 {
     sm_server *sm = s->user->sm;
     char *contact = sm_bare_of(xs_attr(st, "to"));
     if (!contact)
         return sm_reply_error(sm, st, XS_JID_MALFORMED);
+    if (strcmp(contact, s->user->bare) == 0) {
+        /* One's own presence needs no subscription, and the roster never
+         * holds one's own JID (as a roster set of it is not-allowed). */
+        free(contact);
+        return SM_HANDLED;
+    }
     sub_out *o = xalloc(sizeof *o);
     o->bare = xstrdup(s->user->bare);
     o->contact = contact;
@@ -302,6 +323,8 @@ static sm_verdict presence_from_session(sm_session *s, xs_elem *st)
             return subscription_out(s, st, edit_end_subscription_from);
         if (is_type(st, NULL) || is_type(st, "unavailable"))
             directed_track(s, to, is_type(st, NULL));
+        else if (!is_type(st, "probe") && !is_type(st, "error"))
+            return sm_reply_error(sm, st, XS_BAD_REQUEST);   /* RFC 6121 §4.7.1 */
         return SM_PASS;                        /* directed presence, probes */
     }
     if (is_type(st, "unavailable")) {

@@ -10,8 +10,7 @@
 /* The one element the query holds, or NULL after answering with an error. */
 static xs_elem *private_payload(sm_server *sm, sm_session *sender, xs_elem *iq)
 {
-    const char *to = xs_attr(iq, "to");
-    if (!sender || (to && strcmp(to, sender->user->bare) != 0)) {
+    if (!sm_is_own_account(sender, iq)) {
         sm_reply_error(sm, iq, XS_FORBIDDEN);         /* own data only */
         return NULL;
     }

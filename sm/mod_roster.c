@@ -65,7 +65,8 @@ static void roster_meta(const xs_elem *meta, xs_elem *out, const char *group_ns)
         }
 }
 
-/* The client's view of an item (RFC 6121 §2.1.2): approved is not shown. */
+/* The client's view of an item (RFC 6121 §2.1.2), a pre-approval shown as
+ * approved='true' (§2.1.2.1). */
 static xs_elem *roster_client_item(const char *contact, const sm_roster_item *it,
                                    bool is_removed)
 {
@@ -78,6 +79,8 @@ static xs_elem *roster_client_item(const char *contact, const sm_roster_item *it
     xs_set_attr(item, "subscription", sub_names[it->sub]);
     if (it->is_asking)
         xs_set_attr(item, "ask", "subscribe");
+    if (it->is_approved)
+        xs_set_attr(item, "approved", "true");
     roster_meta(it->meta, item, ROSTER_NS);
     return item;
 }
@@ -274,7 +277,17 @@ void sm_roster_fetch(sm_server *sm, const char *bare, const char *ver, sm_store_
 typedef struct roster_iq {
     xs_elem *iq;
     xs_elem *item;            /* the client's item, for set */
+    char *bare, *contact;     /* for set */
+    sm_roster_item removed;   /* the item a remove took away, without meta */
 } roster_iq;
+
+static void roster_iq_free(roster_iq *q)
+{
+    xs_unref(q->iq);
+    free(q->bare);
+    free(q->contact);
+    free(q);
+}
 
 static void roster_on_get(sm_server *sm, xs_elem *answer, void *ud)
 {
@@ -300,18 +313,30 @@ static void roster_on_get(sm_server *sm, xs_elem *answer, void *ud)
         }
         sm_send(sm, r);
     }
-    xs_unref(q->iq);
-    free(q);
+    roster_iq_free(q);
+}
+
+/* XEP-0237 versions are the store's counters: any other ver (empty, or
+ * from elsewhere) asks for the whole roster (RFC 6121 §2.6.3). */
+static const char *roster_known_ver(const char *ver)
+{
+    if (!ver || !*ver)
+        return NULL;
+    for (const char *c = ver; *c; c++)
+        if (*c < '0' || *c > '9')
+            return NULL;
+    return ver;
 }
 
 static sm_verdict roster_get(sm_server *sm, sm_session *sender, xs_elem *iq)
 {
-    if (!sender)
-        return sm_reply_error(sm, iq, XS_FORBIDDEN);
+    if (!sm_is_own_account(sender, iq))
+        return sm_reply_error(sm, iq, XS_FORBIDDEN);   /* RFC 6121 §2.3.3 */
     sender->wants_roster = true;
     roster_iq *q = xalloc(sizeof *q);
     q->iq = xs_ref(iq);
-    sm_roster_fetch(sm, sender->user->bare, xs_attr(xs_first(iq), "ver"), roster_on_get, q);
+    sm_roster_fetch(sm, sender->user->bare, roster_known_ver(xs_attr(xs_first(iq), "ver")),
+                    roster_on_get, q);
     return SM_HANDLED;
 }
 
@@ -319,8 +344,12 @@ static int roster_client_edit(sm_roster_item *it, void *ud)
 {
     roster_iq *q = ud;
     const char *sub = xs_attr(q->item, "subscription");
-    if (sub && strcmp(sub, "remove") == 0)
+    if (sub && strcmp(sub, "remove") == 0) {
+        q->removed = *it;
+        q->removed.meta = NULL;           /* both point into the item read */
+        q->removed.pending_status = NULL;
         return SM_EDIT_REMOVE;
+    }
     it->meta = q->item;       /* name and groups from the client */
     it->is_hidden = false;    /* the user's own item from now on */
     return SM_EDIT_WRITE;
@@ -330,23 +359,44 @@ static void roster_on_set(sm_server *sm, int status, const char *ver, void *ud)
 {
     (void)ver;
     roster_iq *q = ud;
-    if (status)
+    if (status) {
         sm_reply_error(sm, q->iq, (xs_condition)(status - 1));
-    else
+    } else {
         sm_send(sm, sm_iq_result(q->iq));
-    xs_unref(q->iq);
-    free(q);
+        if (q->removed.exists)                          /* RFC 6121 §2.5.2 */
+            sm_presence_cancel(sm, q->bare, q->contact, &q->removed);
+    }
+    roster_iq_free(q);
+}
+
+/* RFC 6121 §2.3.3: each group named once, and not with an empty name. */
+static int roster_groups_check(const xs_elem *item)
+{
+    for (xs_elem *g = xs_first(item); g; g = xs_next(g)) {
+        if (strcmp(xs_name(g), "group") != 0)
+            continue;
+        const char *name = xs_text(g);
+        if (!*name)
+            return XS_NOT_ACCEPTABLE + 1;
+        for (xs_elem *h = xs_next(g); h; h = xs_next(h))
+            if (strcmp(xs_name(h), "group") == 0 && strcmp(xs_text(h), name) == 0)
+                return XS_BAD_REQUEST + 1;
+    }
+    return 0;
 }
 
 static sm_verdict roster_set(sm_server *sm, sm_session *sender, xs_elem *iq)
 {
-    if (!sender)
-        return sm_reply_error(sm, iq, XS_FORBIDDEN);
+    if (!sm_is_own_account(sender, iq))
+        return sm_reply_error(sm, iq, XS_FORBIDDEN);   /* RFC 6121 §2.3.3 */
     xs_elem *item = xs_first(xs_first(iq));
     jid *j = NULL;
     /* RFC 6121 §2.3.3: exactly one item with a valid jid. */
     if (!item || xs_next(item) || strcmp(xs_name(item), "item") != 0)
         return sm_reply_error(sm, iq, XS_BAD_REQUEST);
+    int bad_groups = roster_groups_check(item);
+    if (bad_groups)
+        return sm_reply_error(sm, iq, (xs_condition)(bad_groups - 1));
     if (jid_parse(xs_attr(item, "jid"), &j) < 0)
         return sm_reply_error(sm, iq, XS_JID_MALFORMED);
     if (strcmp(jid_full(j), sender->user->bare) == 0) {
@@ -356,7 +406,9 @@ static sm_verdict roster_set(sm_server *sm, sm_session *sender, xs_elem *iq)
     roster_iq *q = xalloc(sizeof *q);
     q->iq = xs_ref(iq);
     q->item = item;
-    sm_roster_edit(sm, sender->user->bare, jid_full(j), roster_client_edit, roster_on_set, q);
+    q->bare = xstrdup(sender->user->bare);
+    q->contact = xstrdup(jid_full(j));
+    sm_roster_edit(sm, q->bare, q->contact, roster_client_edit, roster_on_set, q);
     jid_free(j);
     return SM_HANDLED;
 }

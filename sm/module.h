@@ -50,7 +50,8 @@ void sm_each_feature(sm_server *sm, void (*fn)(const char *var, void *ud), void 
 
 extern const sm_module sm_mod_message, sm_mod_presence, sm_mod_roster,
     sm_mod_ping, sm_mod_disco, sm_mod_version, sm_mod_time;
-extern const sm_module sm_mod_vcard, sm_mod_private, sm_mod_blocking, sm_mod_last;
+extern const sm_module sm_mod_vcard, sm_mod_private, sm_mod_blocking, sm_mod_last,
+    sm_mod_carbons;
 
 /* mod_roster.c: one roster item as sm edits it. A subscription is two
  * directions, as bits: to (the user gets the contact's presence) and from. */
@@ -91,6 +92,15 @@ void sm_offline_flush(sm_session *s);
 /* mod_message.c: a message that came back undelivered (borrowed): stored
  * offline (normal, chat) or bounced. */
 void sm_message_undelivered(sm_server *sm, xs_elem *msg);
+/* mod_carbons.c: msg (borrowed) for u was delivered to the n sessions in
+ * delivered; the user's other sessions that enabled carbons get a copy. */
+void sm_carbons_received(sm_user *u, const xs_elem *msg, sm_session *const *delivered,
+                         size_t n);
+/* mod_presence.c: after the user bare removed contact's item it (RFC 6121
+ * §2.5.2): unsubscribe and unsubscribed to the contact as the item had
+ * them, and unavailable from the user's available resources. */
+void sm_presence_cancel(sm_server *sm, const char *bare, const char *contact,
+                        const sm_roster_item *it);
 /* mod_presence.c: broadcasts unavailable for s (it is going away). */
 void sm_presence_gone(sm_session *s);
 #endif

@@ -11,6 +11,7 @@ const sm_module *const sm_builtin_modules[] = {
     &sm_mod_private,
     &sm_mod_blocking,
     &sm_mod_last,
+    &sm_mod_carbons,
     NULL,
 };
 

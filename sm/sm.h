@@ -33,6 +33,7 @@ struct sm_session {
     int priority;
     bool is_available;           /* initial presence sent, not yet unavailable */
     bool wants_roster;           /* asked for the roster: gets pushes */
+    bool has_carbons;            /* enabled XEP-0280 carbons */
     xs_elem *presence;           /* the last available presence broadcast */
     char **directed;             /* JIDs sent directed available presence */
     size_t n_directed;           /* (RFC 6121 §4.6), told unavailable at the end */
@@ -168,6 +169,9 @@ void sm_store_stop(sm_server *sm);
 /* Appends the stanza as XML with its namespace set to ns (NULL: none, for
  * the component stream) and from= kept. */
 void sm_stanza_xml(const xs_elem *st, const char *ns, buf *out);
+/* True when the iq (borrowed) from sender is for sender's own account: no
+ * to, or to the sender's bare JID. */
+bool sm_is_own_account(const sm_session *sender, const xs_elem *iq);
 /* The bare part of a JID string as a new string; NULL when it is invalid. */
 char *sm_bare_of(const char *full);
 #endif

@@ -7,6 +7,8 @@ usage: e2e_chat.py PORT CAFILE SCENARIO
   offline  alice sends a message to bob, who is offline; then bob logs in
   receive  only bob logs in, and waits for a message (sent by another client)
   replace  bob logs in twice with the same resource; alice then writes to it
+  carbons  bob logs in on phone and on laptop, laptop with XEP-0280 carbons;
+           alice writes to bob's phone, and the phone answers
 """
 import asyncio
 import json
@@ -83,6 +85,8 @@ async def run(port, cafile, scenario):
         except asyncio.TimeoutError:
             result["old_bob_got"] = None
         old_bob.disconnect()
+    elif scenario == "carbons":
+        result.update(await carbons(alice, bob, port, cafile))
     elif scenario == "chat":
         bob.connect(("127.0.0.1", port))
         result["bob_login"] = await asyncio.wait_for(bob.started, 20)
@@ -101,6 +105,37 @@ async def run(port, cafile, scenario):
         c.disconnect()
     await asyncio.sleep(0.3)
     return result
+
+
+async def carbons(alice, bob, port, cafile):
+    """What bob's laptop saw as carbon copies: {'received': ..., 'sent': ...}."""
+    loop = asyncio.get_event_loop()
+    laptop = Client("bob@localhost/laptop", "bob-pw", cafile)
+    laptop.register_plugin("xep_0280")
+    seen = {"received": loop.create_future(), "sent": loop.create_future()}
+
+    def keep(how, wrap):
+        inner = wrap["carbon_" + how]
+        if not seen[how].done():
+            seen[how].set_result({"from": str(inner["from"]), "to": str(inner["to"]),
+                                  "body": inner["body"]})
+    laptop.add_event_handler("carbon_received", lambda m: keep("received", m))
+    laptop.add_event_handler("carbon_sent", lambda m: keep("sent", m))
+    bob.connect(("127.0.0.1", port))
+    laptop.connect(("127.0.0.1", port))
+    out = {"bob_login": await asyncio.wait_for(bob.started, 20),
+           "laptop_login": await asyncio.wait_for(laptop.started, 20)}
+    await laptop.plugin["xep_0280"].enable(timeout=10)
+    alice.send_message(mto="bob@localhost/phone", mbody="to the phone", mtype="chat")
+    await asyncio.wait_for(asyncio.shield(bob.got), 15)
+    bob.send_message(mto="alice@localhost/desk", mbody="from the phone", mtype="chat")
+    for how, fut in seen.items():
+        try:
+            out[how] = await asyncio.wait_for(fut, 10)
+        except asyncio.TimeoutError:
+            out[how] = None
+    laptop.disconnect()
+    return out
 
 
 def main():

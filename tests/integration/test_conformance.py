@@ -4,13 +4,13 @@ SASL, binding, stanza semantics), RFC 6121 (roster, presence and message
 delivery) and RFC 7622 (address preparation): raw XML over direct TLS and
 STARTTLS against router, store, sm and c2s started on loopback.
 
-Each test checks behaviour the RFCs require (or recommend) and that the
-suite has today."""
+Each test checks behaviour the RFCs require (MUST), or recommend (SHOULD)
+where the docstring says so."""
 import base64
 
 import pytest
 
-from conftest import NS_STREAM, local, stanza_error
+from conftest import NS_STREAM, StreamSplitter, local, stanza_error
 from suite_harness import (DOMAIN, NS_BIND, NS_CLIENT, NS_ROSTER, NS_SASL, C2sDef,
                            XmppClient, new_id, start_full_suite, suite_cert)  # noqa: F401
 from test_c2s_multi import befriend
@@ -471,3 +471,263 @@ def test_addresses_are_prepared_before_comparison(start_full_suite):
     alice.send(f"<iq to='{BOB}/phone' type='get' id='rp'>{PING}</iq>")
     req = bob.wait_for(lambda e: e.get("id") == "rp")
     assert req.get("from") == alice.full, req
+
+
+NS_ROSTERVER = "urn:xmpp:features:rosterver"
+
+
+def login_with_lang(s, user, lang, resource):
+    """A client whose stream headers carry xml:lang=lang, logged in and bound."""
+    c = connect(s)
+    for step in ("auth", "bind"):
+        c.splitter, c.header = StreamSplitter(), None
+        c.send(header(extra=f" xml:lang='{lang}'"))
+        c.recv(10)                                   # the features
+        if step == "auth":
+            assert c.auth_plain(user, PW[user]).is_("success", NS_SASL)
+    assert send_iq(c, bind_iq("b", resource), "b").get("type") == "result"
+    return c
+
+
+# --- found missing by an outside review; each failed before its fix ---------
+
+@pytest.mark.time_limit(60)
+def test_response_header_is_addressed_to_the_clients_from(start_full_suite):
+    """RFC 6120 §4.7.2: a client that put from='alice@localhost' in its
+    header gets to='alice@localhost' in the server's (MUST)."""
+    s = suite_with_users(start_full_suite)
+    c, _ = first_answer(s, header(extra=f" from='{ALICE}'"))
+    assert c.header.get("to") == ALICE, c.header
+
+
+@pytest.mark.time_limit(60)
+def test_roster_of_another_account_is_not_the_senders(start_full_suite):
+    """RFC 6121 §2.3.3: a roster set by anyone but the account's own
+    resources is forbidden (MUST), and RFC 6120 §10.5.3 / RFC 6121
+    §8.5.2.1.3: an IQ to bob's bare JID is handled on bob's behalf."""
+    s, alice, bob = two_users(start_full_suite)
+    got = send_iq(alice, f"<iq to='{BOB}' type='set' id='rs'><query xmlns='{NS_ROSTER}'>"
+                         "<item jid='evil@localhost'/></query></iq>", "rs")
+    assert got.get("type") == "error", got
+    assert "evil@localhost" not in alice.roster()
+    assert "evil@localhost" not in bob.roster()
+    got = send_iq(alice, f"<iq to='{BOB}' type='get' id='rg'><query xmlns='{NS_ROSTER}'/></iq>",
+                  "rg")
+    assert got.get("type") == "error", got
+
+
+@pytest.mark.time_limit(60)
+def test_removing_a_contact_cancels_both_subscriptions(start_full_suite):
+    """RFC 6121 §2.5.2: removing an item with subscription 'both' makes the
+    user's server send unsubscribe and unsubscribed to the contact (MUST),
+    whose server then pushes subscription='none' (§3.2.3, §3.3.3)."""
+    s, alice, bob = two_users(start_full_suite)
+    alice.roster()
+    bob.roster()
+    befriend(alice, ALICE, bob, BOB)
+    assert bob.roster()[ALICE].get("subscription") == "both"
+    alice.send(f"<iq type='set' id='rm'><query xmlns='{NS_ROSTER}'><item jid='{BOB}' "
+               "subscription='remove'/></query></iq>")
+    alice.wait_for(lambda e: e.get("id") == "rm")
+    bob.wait_presence(ALICE, "unsubscribe", timeout=5)
+    bob.wait_presence(ALICE, "unsubscribed", timeout=5)
+    assert bob.roster()[ALICE].get("subscription") == "none"
+
+
+@pytest.mark.time_limit(60)
+def test_iq_of_unknown_or_missing_type_is_bad_request(start_full_suite):
+    """RFC 6120 §8.2.3 (type is one of get, set, result, error) and
+    §8.3.1/§8.3.3.1: an IQ with an unrecognized type is answered
+    bad-request (an error is a MUST for IQ); it is not dropped, nor routed."""
+    s, alice, bob = two_users(start_full_suite)
+    for n, to in enumerate(("", f" to='{DOMAIN}'", f" to='{BOB}/phone'")):
+        for attr in (" type='bogus'", ""):
+            sid = f"t{n}{len(attr)}"
+            got = send_iq(alice, f"<iq id='{sid}'{to}{attr}>{PING}</iq>", sid)
+            assert stanza_error(got) == ("modify", "bad-request"), got
+            nothing_for(bob, sid, 0.2)
+
+
+@pytest.mark.time_limit(60)
+def test_iq_to_a_malformed_jid_is_jid_malformed(start_full_suite):
+    """RFC 6120 §8.3.1 (an IQ always gets an error back) and §8.3.3.8: an
+    IQ to a malformed JID is answered jid-malformed."""
+    s, alice, _ = two_users(start_full_suite)
+    for n, to in enumerate(("bob@@localhost", "@localhost", "bob@localhost/",
+                            "x" * 1024 + "@localhost")):
+        got = send_iq(alice, f"<iq to='{to}' type='get' id='j{n}'>{PING}</iq>", f"j{n}")
+        assert stanza_error(got) == ("modify", "jid-malformed"), got
+
+
+@pytest.mark.time_limit(60)
+def test_roster_get_with_an_empty_or_unknown_ver_returns_the_roster(start_full_suite):
+    """RFC 6121 §2.6.3: ver='' asks for the whole roster, and a version the
+    server does not know (from another server, say) gets the whole roster
+    too (MUST)."""
+    s, alice, _ = two_users(start_full_suite)
+    alice.send(f"<iq type='set' id='add'><query xmlns='{NS_ROSTER}'>"
+               "<item jid='z@localhost'/></query></iq>")
+    alice.wait_for(lambda e: e.get("id") == "add")
+    for n, ver in enumerate(("", "abc")):
+        got = send_iq(alice, f"<iq type='get' id='v{n}'><query xmlns='{NS_ROSTER}' "
+                             f"ver='{ver}'/></iq>", f"v{n}")
+        assert got.get("type") == "result", got
+        items = [it.get("jid") for it in got.child("query", NS_ROSTER)]
+        assert items == ["z@localhost"], got
+
+
+@pytest.mark.time_limit(60)
+def test_roster_versioning_is_a_stream_feature(start_full_suite):
+    """RFC 6121 §2.6.1: a server that supports roster versioning (ours
+    puts ver on every roster result and push) MUST advertise
+    <ver xmlns='urn:xmpp:features:rosterver'/> among the stream features."""
+    s = suite_with_users(start_full_suite)
+    c = connect(s)
+    c.open_client_stream()
+    assert c.auth_plain(ALICE, PW[ALICE]).is_("success", NS_SASL)
+    features = c.open_client_stream()
+    assert features.child("ver", NS_ROSTERVER) is not None, features
+
+
+@pytest.mark.time_limit(60)
+def test_roster_set_with_duplicate_or_empty_groups(start_full_suite):
+    """RFC 6121 §2.3.3: duplicate <group/>s are bad-request and an empty
+    <group/> is not-acceptable (both MUST)."""
+    s, alice, _ = two_users(start_full_suite)
+    alice.roster()
+    got = send_iq(alice, f"<iq type='set' id='dup'><query xmlns='{NS_ROSTER}'>"
+                         "<item jid='q@localhost'><group>g</group><group>g</group></item>"
+                         "</query></iq>", "dup")
+    assert stanza_error(got) == ("modify", "bad-request"), got
+    got = send_iq(alice, f"<iq type='set' id='empty'><query xmlns='{NS_ROSTER}'>"
+                         "<item jid='q@localhost'><group/></item></query></iq>", "empty")
+    assert stanza_error(got) == ("modify", "not-acceptable"), got
+
+
+@pytest.mark.time_limit(60)
+def test_resourcepart_is_prepared_with_opaque_string(start_full_suite):
+    """RFC 7622 §3.4 (OpaqueString, RFC 7613 §4.2): fullwidth characters
+    are not width-mapped and normalization is NFC, not NFKC."""
+    s = suite_with_users(start_full_suite)
+    for n, resource in enumerate(("\uff21b", "\u2168")):
+        c = authenticated(s)
+        got = send_iq(c, bind_iq(f"b{n}", resource), f"b{n}")
+        assert got.get("type") == "result", got
+        full = got.child("bind").findtext("{urn:ietf:params:xml:ns:xmpp-bind}jid")
+        assert full == f"{ALICE}/{resource}", full
+
+
+@pytest.mark.time_limit(60)
+def test_localpart_is_lower_cased_not_case_folded(start_full_suite):
+    """RFC 7622 §3.3 (UsernameCaseMapped, RFC 7613 §3.2): uppercase is
+    mapped to lowercase, nothing more, so 'straße' and 'strasse' are two
+    JIDs (stringprep's case folding would make them one)."""
+    s, alice, _ = two_users(start_full_suite)
+    s.adduser("strasse@localhost", "strasse-pw")
+    strasse = s.client("a", "strasse@localhost", "strasse-pw", "r")
+    alice.send("<message to='stra\u00dfe@localhost' id='sz'><body>eszett</body></message>")
+    alice.send("<message to='strasse@localhost' id='ss'><body>double s</body></message>")
+    _, before = strasse.recv_until(lambda e: e.get("id") == "ss", 10)
+    assert not [e for e in before if e.get("id") == "sz"], before
+
+
+@pytest.mark.time_limit(60)
+def test_message_of_unknown_type_is_handled_as_normal(start_full_suite):
+    """RFC 6121 §5.2.2: a message whose type the server does not understand
+    MUST be treated as type normal; to an unavailable resource a normal
+    message goes to the bare JID (§8.5.3.2.1)."""
+    s, alice, bob = two_users(start_full_suite)
+    alice.send(f"<message to='{BOB}/gone' type='bogus' id='mb'><body>odd type</body></message>")
+    assert bob.wait_message(body="odd type", timeout=5).get("id") == "mb"
+
+
+@pytest.mark.time_limit(60)
+def test_iq_without_id_is_bad_request(start_full_suite):
+    """RFC 6120 §8.1.3/§8.2.3: the id of an IQ is REQUIRED; the server
+    should answer bad-request (§8.3.3.1) rather than process it."""
+    s, alice, _ = two_users(start_full_suite)
+    alice.send(f"<iq type='get' to='{DOMAIN}'>{PING}</iq>")
+    got = alice.wait_for(lambda e: e.name == "iq" and e.get("id") is None)
+    assert stanza_error(got) == ("modify", "bad-request"), got
+
+
+@pytest.mark.time_limit(60)
+def test_message_to_a_malformed_jid_is_jid_malformed(start_full_suite):
+    """RFC 6120 §8.3.1 (SHOULD return an error) and §8.3.3.8."""
+    s, alice, _ = two_users(start_full_suite)
+    alice.send("<message to='bob@@localhost' id='mm'><body>x</body></message>")
+    got = alice.wait_for(lambda e: e.get("id") == "mm", timeout=5)
+    assert stanza_error(got) == ("modify", "jid-malformed"), got
+
+
+@pytest.mark.time_limit(60)
+def test_directed_presence_of_unknown_type_is_bad_request(start_full_suite):
+    """RFC 6121 §4.7.1 and RFC 6120 §8.3.3.1: a presence type the server
+    does not know is bad-request, as for broadcast presence."""
+    s, alice, bob = two_users(start_full_suite)
+    alice.send(f"<presence to='{BOB}' type='bogus' id='pd'/>")
+    got = alice.wait_for(lambda e: e.get("id") == "pd", timeout=5)
+    assert stanza_error(got) == ("modify", "bad-request"), got
+    nothing_for(bob, "pd")
+
+
+@pytest.mark.time_limit(60)
+def test_preapproval_is_pushed_with_approved_true(start_full_suite):
+    """RFC 6121 §3.4.2: the server notes a pre-approval as the item's
+    'approved' flag and pushes the item; §2.1.2.1: results and pushes show
+    it as approved='true' (SHOULD)."""
+    s, alice, _ = two_users(start_full_suite)
+    alice.roster()
+    alice.send(f"<presence to='{BOB}' type='subscribed'/>")
+    push = alice.wait_for(lambda e: e.name == "iq" and e.get("type") == "set")
+    item = push.child("query", NS_ROSTER)[0]
+    assert item.get("jid") == BOB and item.get("approved") == "true", push
+    assert alice.roster()[BOB].get("approved") == "true"
+
+
+@pytest.mark.time_limit(60)
+def test_stanzas_get_the_language_of_their_stream(start_full_suite):
+    """RFC 6120 §4.7.4: a stanza a client sends without xml:lang should be
+    given the xml:lang of the client's stream header when the server
+    routes it (SHOULD)."""
+    s, _, bob = two_users(start_full_suite)
+    fr = login_with_lang(s, ALICE, "fr", "fr")
+    fr.send(f"<message to='{BOB}' id='l1'><body>sans langue</body></message>")
+    got = bob.wait_message(body="sans langue")
+    assert got.get("{http://www.w3.org/XML/1998/namespace}lang") == "fr", got
+
+
+@pytest.mark.time_limit(60)
+def test_authzid_is_compared_after_preparation(start_full_suite):
+    """RFC 6120 §6.3.8 with RFC 7622 §3.2: 'alice@LOCALHOST' is alice's
+    own JID, so PLAIN with that authzid should succeed, not end in
+    invalid-authzid."""
+    s = suite_with_users(start_full_suite)
+    c = connect(s)
+    c.open_client_stream()
+    assert sasl_answer(c, plain_auth("alice@LOCALHOST", "alice", PW[ALICE])) == "success"
+
+
+@pytest.mark.time_limit(60)
+def test_host_unknown_header_has_a_from(start_full_suite):
+    """RFC 6120 §4.7.1: the response header carries 'from' (the example of
+    §4.9.3.6 sends the server's own domain with host-unknown), also
+    when 'to' is missing or not served."""
+    s = suite_with_users(start_full_suite)
+    for to in ("example.org", None):
+        c = connect(s)
+        c.send(header(to=to))
+        c.recv_stream_error(10)
+        assert c.header.get("from") == DOMAIN, c.header
+
+
+@pytest.mark.time_limit(60)
+def test_subscribing_to_oneself_changes_no_roster(start_full_suite):
+    """The roster never holds the user's own JID (a roster set of it is
+    not-allowed), so a subscription request to oneself is ignored."""
+    s, alice, _ = two_users(start_full_suite)
+    alice.roster()
+    alice.send(f"<presence to='{ALICE}' type='subscribe'/>")
+    pushes = [e for e in alice.poll(0.5) if e.name == "iq" and e.get("type") == "set"]
+    assert not pushes, pushes
+    assert ALICE not in alice.roster()

@@ -111,6 +111,19 @@ def test_a_second_login_with_the_same_resource_replaces_the_first(running_suite)
 
 
 @pytest.mark.time_limit(120)
+def test_carbons_copy_a_conversation_to_the_other_resource(running_suite):
+    """XEP-0280 with slixmpp's own plugin: bob's laptop sees what his phone
+    receives and sends."""
+    port, cert, _ = running_suite
+    got = chat(port, cert, "carbons")
+    assert got["alice_login"] and got["bob_login"] and got["laptop_login"], got
+    assert got["received"] == {"from": "alice@localhost/desk", "to": "bob@localhost/phone",
+                               "body": "to the phone"}, got
+    assert got["sent"] == {"from": "bob@localhost/phone", "to": "alice@localhost/desk",
+                           "body": "from the phone"}, got
+
+
+@pytest.mark.time_limit(120)
 def test_go_sendxmpp_sends_over_starttls(running_suite):
     port, cert, _ = running_suite
     # go-sendxmpp logs in (STARTTLS, SCRAM), sends, and leaves; bob is

@@ -75,6 +75,23 @@ START_TEST(reserve_and_commit_write_in_place)
 }
 END_TEST
 
+START_TEST(truncate_keeps_the_first_bytes)
+{
+    buf b;
+    buf_init(&b);
+    buf_append_str(&b, "xxhello world");
+    buf_consume(&b, 2);
+    buf_truncate(&b, 5);
+    ck_assert_uint_eq(buf_len(&b), 5);
+    ck_assert_int_eq(memcmp(buf_data(&b), "hello", 5), 0);
+    buf_truncate(&b, 99);                      /* longer than it is: no change */
+    ck_assert_uint_eq(buf_len(&b), 5);
+    buf_append_str(&b, "!");
+    ck_assert_int_eq(memcmp(buf_data(&b), "hello!", 6), 0);
+    buf_close(&b);
+}
+END_TEST
+
 Suite *unit_suite(void)
 {
     Suite *suite = suite_create("buf");
@@ -85,6 +102,7 @@ Suite *unit_suite(void)
     tcase_add_loop_test(tc, escapes_xml_text_and_attributes, 0,
                         sizeof escapes / sizeof escapes[0]);
     tcase_add_test(tc, reserve_and_commit_write_in_place);
+    tcase_add_test(tc, truncate_keeps_the_first_bytes);
     suite_add_tcase(suite, tc);
     return suite;
 }

@@ -94,12 +94,33 @@ START_TEST(stamps_from_and_namespace_on_the_start_tag)
 }
 END_TEST
 
+static const struct { const char *raw, *want; } langs[] = {
+    { "<message to='a@b'><body>x</body></message>",
+      "<message from='me@x/r' to='a@b' xml:lang='fr'><body>x</body></message>" },
+    { "<presence/>", "<presence from='me@x/r' xml:lang='fr'/>" },
+    { "<message xml:lang='de' to='a@b'/>", "<message from='me@x/r' xml:lang='de' to='a@b'/>" },
+    { "<message xml:language='x' />", "<message from='me@x/r' xml:language='x' xml:lang='fr'/>" },
+};
+
+START_TEST(adds_the_stream_language_unless_the_stanza_has_one)
+{
+    buf b;
+    buf_init(&b);
+    const char *raw = langs[_i].raw;
+    ck_assert(envelope_stamp_lang(&b, raw, strlen(raw), NULL, "me@x/r", "fr"));
+    char *s = buf_steal(&b);
+    ck_assert_str_eq(s, langs[_i].want);
+    free(s);
+}
+END_TEST
+
 START_TEST(refuses_to_stamp_what_is_not_one_element)
 {
     buf b;
     buf_init(&b);
     ck_assert(!envelope_stamp(&b, "<a x='1>", 8, NULL, "f"));
     ck_assert(!envelope_stamp(&b, "text", 4, NULL, "f"));
+    ck_assert(!envelope_stamp(&b, "<a x=1/>", 8, NULL, "f"));
     ck_assert_uint_eq(buf_len(&b), 0);
     buf_close(&b);
 }
@@ -117,6 +138,8 @@ Suite *unit_suite(void)
     tcase_add_test(tc, unwrapping_a_wrapped_stanza_gives_it_back);
     tcase_add_loop_test(tc, stamps_from_and_namespace_on_the_start_tag, 0,
                         sizeof stamps / sizeof stamps[0]);
+    tcase_add_loop_test(tc, adds_the_stream_language_unless_the_stanza_has_one, 0,
+                        sizeof langs / sizeof langs[0]);
     tcase_add_test(tc, refuses_to_stamp_what_is_not_one_element);
     suite_add_tcase(suite, tc);
     return suite;
