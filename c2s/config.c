@@ -62,7 +62,8 @@ int c2s_config_load(const cfg *c, void *conf, cfg_diag *d)
     const cfg_node *sec;
     if (proc_section_domains(c, "c2s", &sec, &out->domains, &out->n_domains, d) < 0)
         goto fail;
-    static const tls_ctx_opts server_tls = { .is_server = true };
+    /* XEP-0368: direct TLS clients may ask for "xmpp-client" with ALPN. */
+    static const tls_ctx_opts server_tls = { .is_server = true, .alpn = "xmpp-client" };
     for (const cfg_node *n = cfg_first(sec); n; n = cfg_sibling(n)) {
         const char *name = cfg_name(n);
         int rc = 0;

@@ -36,24 +36,15 @@ void c2s_conn_send_elem(c2s_conn *cn, xs_elem *e)
     xs_unref(e);
 }
 
-static void conn_append_attr(buf *out, const char *name, const char *value)
-{
-    if (!value)
-        return;
-    buf_printf(out, " %s='", name);
-    buf_append_xml(out, value, strlen(value), 1);
-    buf_append_str(out, "'");
-}
-
 void c2s_conn_send_iq(c2s_conn *cn, const char *id, const char *from, const char *to,
                       const char *type, const char *payload)
 {
     buf out;
     buf_init(&out);
     buf_printf(&out, "<iq type='%s'", type);
-    conn_append_attr(&out, "id", id);
-    conn_append_attr(&out, "from", from);
-    conn_append_attr(&out, "to", to);
+    buf_append_attr(&out, "id", id);
+    buf_append_attr(&out, "from", from);
+    buf_append_attr(&out, "to", to);
     if (payload)
         buf_printf(&out, ">%s</iq>", payload);
     else

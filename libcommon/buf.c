@@ -102,6 +102,17 @@ void buf_append_xml(buf *b, const char *s, size_t len, int is_attr)
     buf_append(b, s + run, len - run);
 }
 
+void buf_append_attr(buf *b, const char *name, const char *value)
+{
+    if (!value)
+        return;
+    buf_append_str(b, " ");
+    buf_append_str(b, name);
+    buf_append_str(b, "='");
+    buf_append_xml(b, value, strlen(value), 1);
+    buf_append_str(b, "'");
+}
+
 void buf_consume(buf *b, size_t len)
 {
     b->start += len;

@@ -21,6 +21,8 @@ void buf_append_str(buf *b, const char *s);
 void buf_printf(buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Appends s with the XML escapes for text (attr false) or attribute values. */
 void buf_append_xml(buf *b, const char *s, size_t len, int is_attr);
+/* Appends " name='value'" with value escaped; nothing when value is NULL. */
+void buf_append_attr(buf *b, const char *name, const char *value);
 /* Room for at least len more bytes at the end; returns where to write them.
  * Call buf_commit() with the count actually written. */
 char *buf_reserve(buf *b, size_t len);

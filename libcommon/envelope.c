@@ -6,26 +6,15 @@
 
 #include "libcommon/xs.h"
 
-static void envelope_attr(buf *out, const char *name, const char *value)
-{
-    if (!value)
-        return;
-    buf_append_str(out, " ");
-    buf_append_str(out, name);
-    buf_append_str(out, "='");
-    buf_append_xml(out, value, strlen(value), 1);
-    buf_append_str(out, "'");
-}
-
 void envelope_wrap(buf *out, const envelope *e, const char *inner, size_t len)
 {
     buf_append_str(out, "<route xmlns='" XS_NS_XMPPD_ROUTE "'");
-    envelope_attr(out, "to", e->to);
-    envelope_attr(out, "from", e->from);
-    envelope_attr(out, "key", e->key);
+    buf_append_attr(out, "to", e->to);
+    buf_append_attr(out, "from", e->from);
+    buf_append_attr(out, "key", e->key);
     if (e->condition) {
-        envelope_attr(out, "type", "error");
-        envelope_attr(out, "condition", e->condition);
+        buf_append_attr(out, "type", "error");
+        buf_append_attr(out, "condition", e->condition);
     }
     if (len == 0) {
         buf_append_str(out, "/>");

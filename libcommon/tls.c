@@ -33,6 +33,7 @@ struct tls_ctx {
     bool is_server;
     bool verify_peer;
     bool has_trust; /* trust anchors are loaded */
+    char *alpn;     /* NULL: no ALPN */
 };
 
 struct tls_session {
@@ -78,6 +79,7 @@ static void tls_ctx_release(tls_ctx *ctx)
         gnutls_certificate_free_credentials(ctx->cred);
     if (ctx->prio)
         gnutls_priority_deinit(ctx->prio);
+    free(ctx->alpn);
     free(ctx);
 }
 
@@ -121,6 +123,7 @@ int tls_ctx_new(const tls_ctx_opts *opts, tls_ctx **out, char *err,
     tls_ctx *ctx = xalloc(sizeof *ctx);
     ctx->is_server = opts->is_server;
     ctx->verify_peer = opts->verify_peer;
+    ctx->alpn = xstrdup(opts->alpn);
 
     const char *prio =
         opts->priorities ? opts->priorities : tls_default_priorities;
@@ -498,6 +501,10 @@ tls_session *tls_session_new(tls_ctx *ctx, const char *name, const tls_io *io,
     gnutls_transport_set_pull_timeout_function(s->gs, tls_pull_timeout);
     /* The caller's timers bound the handshake, not gnutls's clock. */
     gnutls_handshake_set_timeout(s->gs, 0);
+    if (ctx->alpn) {
+        gnutls_datum_t proto = { (unsigned char *)ctx->alpn, (unsigned)strlen(ctx->alpn) };
+        gnutls_alpn_set_protocols(s->gs, &proto, 1, 0);
+    }
 
     if (ctx->is_server) {
         if (ctx->verify_peer) {
@@ -609,6 +616,20 @@ const char *tls_session_version(const tls_session *s)
     if (!s->is_ready)
         return NULL;
     return gnutls_protocol_get_name(gnutls_protocol_get_version(s->gs));
+}
+
+const char *tls_session_alpn(const tls_session *s)
+{
+    if (!s->is_ready || !s->ctx->alpn)
+        return NULL;
+    gnutls_datum_t proto;
+    if (gnutls_alpn_get_selected_protocol(s->gs, &proto) != 0)
+        return NULL;
+    /* Only ours can be selected: one protocol is ever offered or accepted. */
+    return proto.size == strlen(s->ctx->alpn) &&
+                   memcmp(proto.data, s->ctx->alpn, proto.size) == 0
+               ? s->ctx->alpn
+               : NULL;
 }
 
 bool tls_session_peer_verified(const tls_session *s)

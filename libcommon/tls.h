@@ -30,6 +30,10 @@ typedef struct tls_ctx_opts {
      * does with its file). */
     bool request_peer;
     const char *priorities;              /* gnutls priority string; NULL: a safe default */
+    /* ALPN (RFC 7301) protocol, e.g. XEP-0368's "xmpp-client" or
+     * "xmpp-server": a client offers it, a server selects it when offered
+     * (and goes on without ALPN when not). NULL: no ALPN. */
+    const char *alpn;
 } tls_ctx_opts;
 
 /* A new context. Returns 0, or XE_TLS / XE_CONFIG with a message naming the
@@ -78,6 +82,8 @@ const char *tls_session_error(const tls_session *s);
 const char *tls_session_sni(const tls_session *s);      /* server: the name asked for, or NULL */
 /* "TLS1.3"; NULL before the handshake is done. */
 const char *tls_session_version(const tls_session *s);
+/* The ALPN protocol agreed on; NULL when none (or before the handshake). */
+const char *tls_session_alpn(const tls_session *s);
 /* Did the peer's certificate verify against the trust anchors (ca_file)?
  * Server: the client certificate, if one was sent. Client: the server's, and
  * against the name given to tls_session_new, even without verify_peer. */

@@ -61,7 +61,7 @@ static int config_certificate(const cfg *c, const cfg_node *n, s2s_config *out,
     /* Client certificates are asked for, never required: a peer without one
      * (or with one that does not verify) can still use dialback. */
     const tls_ctx_opts server = { .is_server = true, .ca_file = out->ca_file,
-                                  .request_peer = true };
+                                  .request_peer = true, .alpn = S2S_ALPN };
     char *cert_path, *key_path;
     if (listen_certificate_cfg(c, n, &server, &out->tls, &cert_path, &key_path, d) < 0) {
         free(dom);
@@ -69,7 +69,8 @@ static int config_certificate(const cfg *c, const cfg_node *n, s2s_config *out,
     }
     tls_ctx *client = NULL;
     char err[512];
-    tls_ctx_opts o = { .cert_file = cert_path, .key_file = key_path, .ca_file = out->ca_file };
+    tls_ctx_opts o = { .cert_file = cert_path, .key_file = key_path, .ca_file = out->ca_file,
+                       .alpn = S2S_ALPN };
     int rc = tls_ctx_new(&o, &client, err, sizeof err);
     free(cert_path);
     free(key_path);
@@ -268,7 +269,7 @@ int s2s_config_load(const cfg *c, void *conf, cfg_diag *d)
         config_limits(cfg_child(sec, "limits"), &out->limits, d) < 0)
         goto fail;
     char err[512];
-    tls_ctx_opts copts = { .is_server = false, .ca_file = out->ca_file };
+    tls_ctx_opts copts = { .is_server = false, .ca_file = out->ca_file, .alpn = S2S_ALPN };
     if (tls_ctx_new(&copts, &out->tls_client, err, sizeof err) < 0) {
         cfg_error(d, sec, "the TLS client context: %s", err);
         goto fail;

@@ -64,14 +64,25 @@ void s2s_verify_free(s2s_verify *v)
     free(v);
 }
 
-static void dialback_append_attr(buf *out, const char *name, const char *value)
-{
-    buf_printf(out, " %s='", name);
-    buf_append_xml(out, value, strlen(value), 1);
-    buf_append_str(out, "'");
-}
-
 typedef enum { DB_VALID, DB_INVALID, DB_ERROR } dialback_answer;
+
+/* A dialback error (XEP-0220 §2.4; we offer <errors/>): the answering
+ * <db:NAME type='error'/> with from and to swapped, the id of a db:verify,
+ * and a stanza error condition. The stream stays open. */
+static void dialback_send_error(s2s_conn *cn, const char *name, const char *from,
+                                const char *to, const char *id, xs_condition cond)
+{
+    buf out;
+    buf_init(&out);
+    buf_printf(&out, "<db:%s", name);
+    buf_append_attr(&out, "from", from);
+    buf_append_attr(&out, "to", to);
+    buf_append_attr(&out, "id", id);
+    buf_printf(&out, " type='error'><error type='%s'><%s xmlns='" XS_NS_STANZAS
+               "'/></error></db:%s>", xs_condition_type(cond), xs_condition_name(cond), name);
+    s2s_conn_send(cn, buf_data(&out), buf_len(&out));
+    buf_close(&out);
+}
 
 /* Tells the incoming stream that asked (if it is still there) what the
  * authoritative server said, and takes v. */
@@ -84,11 +95,22 @@ static void dialback_answer_in(s2s *s, s2s_verify *v, dialback_answer answer, co
     }
     if (in->n_verifying)
         in->n_verifying--;
+    if (answer == DB_ERROR) {
+        /* The authoritative server could not be asked; other domains may
+         * still authenticate on the stream, else its handshake timeout
+         * ends it. */
+        dialback_send_error(in, "result", v->receiving, v->originating, NULL,
+                            XS_REMOTE_SERVER_NOT_FOUND);
+        log_warn(in->who, "dialback for %s -> %s could not be checked (%s)", v->originating,
+                 v->receiving, why ? why : "-");
+        s2s_verify_free(v);
+        return;
+    }
     buf out;
     buf_init(&out);
     buf_append_str(&out, "<db:result");
-    dialback_append_attr(&out, "from", v->receiving);
-    dialback_append_attr(&out, "to", v->originating);
+    buf_append_attr(&out, "from", v->receiving);
+    buf_append_attr(&out, "to", v->originating);
     tls_session *t = in->net ? net_conn_tls(in->net) : NULL;
     const char *tls_ver = t ? tls_session_version(t) : NULL;
     switch (answer) {
@@ -115,15 +137,7 @@ static void dialback_answer_in(s2s *s, s2s_verify *v, dialback_answer answer, co
         s2s_conn_close(in, XS_STREAM_INVALID_FROM, "dialback key invalid");
         break;
     case DB_ERROR:
-        /* XEP-0220 §2.4: the authoritative server could not be asked. */
-        buf_append_str(&out, " type='error'><error type='cancel'><remote-server-not-found "
-                             "xmlns='" XS_NS_STANZAS "'/></error></db:result>");
-        s2s_conn_send(in, buf_data(&out), buf_len(&out));
-        log_warn(in->who, "dialback for %s -> %s could not be checked (%s)", v->originating,
-                 v->receiving, why ? why : "-");
-        if (in->n_authed == 0 && in->n_verifying == 0)
-            s2s_conn_close(in, XS_STREAM_REMOTE_CONNECTION_FAILED, NULL);
-        break;
+        break;                                          /* answered above */
     }
     buf_close(&out);
     s2s_verify_free(v);
@@ -150,9 +164,9 @@ void s2s_dialback_flush_verifies(s2s_conn *cn)
         buf out;
         buf_init(&out);
         buf_append_str(&out, "<db:verify");
-        dialback_append_attr(&out, "from", v->receiving);
-        dialback_append_attr(&out, "to", v->originating);
-        dialback_append_attr(&out, "id", v->stream_id);
+        buf_append_attr(&out, "from", v->receiving);
+        buf_append_attr(&out, "to", v->originating);
+        buf_append_attr(&out, "id", v->stream_id);
         buf_append_str(&out, ">");
         buf_append_xml(&out, v->key, strlen(v->key), 0);
         buf_append_str(&out, "</db:verify>");
@@ -170,8 +184,8 @@ void s2s_dialback_send_result(s2s_conn *cn, const char *local)
     buf out;
     buf_init(&out);
     buf_append_str(&out, "<db:result");
-    dialback_append_attr(&out, "from", local);
-    dialback_append_attr(&out, "to", cn->remote);
+    buf_append_attr(&out, "from", local);
+    buf_append_attr(&out, "to", cn->remote);
     buf_printf(&out, ">%s</db:result>", key);
     s2s_conn_send(cn, buf_data(&out), buf_len(&out));
     buf_close(&out);
@@ -244,8 +258,9 @@ static void dialback_in_result(s2s_conn *cn, xs_elem *st)
     char *from = dialback_domain(xs_attr(st, "from")), *to = dialback_domain(xs_attr(st, "to"));
     const char *key = xs_text(st);
     if (!to || !s2s_serves(s, to)) {
-        log_warn(cn->who, "db:result to a domain we do not serve; closing with host-unknown");
-        s2s_conn_close(cn, XS_STREAM_HOST_UNKNOWN, NULL);
+        log_warn(cn->who, "db:result to a domain we do not serve; answered item-not-found");
+        dialback_send_error(cn, "result", xs_attr(st, "to"), xs_attr(st, "from"), NULL,
+                            XS_ITEM_NOT_FOUND);
         goto done;
     }
     if (!from || !key[0]) {
@@ -262,16 +277,7 @@ static void dialback_in_result(s2s_conn *cn, xs_elem *st)
         goto done;
     }
     if (pol == S2S_AUTH_CERTIFICATE) {
-        /* XEP-0220 §2.4: an error result; the stream has nothing else. */
-        buf out;
-        buf_init(&out);
-        buf_append_str(&out, "<db:result");
-        dialback_append_attr(&out, "from", to);
-        dialback_append_attr(&out, "to", from);
-        buf_append_str(&out, " type='error'><error type='auth'><not-authorized xmlns='"
-                             XS_NS_STANZAS "'/></error></db:result>");
-        s2s_conn_send(cn, buf_data(&out), buf_len(&out));
-        buf_close(&out);
+        dialback_send_error(cn, "result", to, from, NULL, XS_NOT_AUTHORIZED);
         log_warn(cn->who, "db:result from %s, which must authenticate with a certificate; "
                           "refused", from);
         if (cn->n_authed == 0 && cn->n_verifying == 0)
@@ -316,8 +322,8 @@ static void dialback_in_verify(s2s_conn *cn, xs_elem *st)
     const char *key = xs_text(st);
     char *rdom = dialback_domain(from), *odom = dialback_domain(to);
     if (!odom || !s2s_serves(s, odom)) {
-        log_warn(cn->who, "db:verify for a domain we do not serve; closing with host-unknown");
-        s2s_conn_close(cn, XS_STREAM_HOST_UNKNOWN, NULL);
+        log_warn(cn->who, "db:verify for a domain we do not serve; answered item-not-found");
+        dialback_send_error(cn, "verify", to, from, id, XS_ITEM_NOT_FOUND);
         goto done;
     }
     if (!rdom || !id) {
@@ -330,9 +336,9 @@ static void dialback_in_verify(s2s_conn *cn, xs_elem *st)
     buf out;
     buf_init(&out);
     buf_append_str(&out, "<db:verify");
-    dialback_append_attr(&out, "from", odom);
-    dialback_append_attr(&out, "to", rdom);
-    dialback_append_attr(&out, "id", id);
+    buf_append_attr(&out, "from", odom);
+    buf_append_attr(&out, "to", rdom);
+    buf_append_attr(&out, "id", id);
     buf_printf(&out, " type='%s'/>", is_valid ? "valid" : "invalid");
     s2s_conn_send(cn, buf_data(&out), buf_len(&out));
     buf_close(&out);

@@ -49,27 +49,27 @@ void s2s_conn_send_str(s2s_conn *cn, const char *str)
     s2s_conn_send(cn, str, strlen(str));
 }
 
-static void conn_append_attr(buf *out, const char *name, const char *value)
-{
-    if (!value)
-        return;
-    buf_printf(out, " %s='", name);
-    buf_append_xml(out, value, strlen(value), 1);
-    buf_append_str(out, "'");
-}
-
+/* RFC 6120 §4.7: an answer carries an id (made here when a stream error
+ * comes before the peer's header was read), from (our first domain when
+ * the peer named none we serve) and to (the peer's from, when it gave
+ * one); both directions carry xml:lang. */
 void s2s_conn_send_header(s2s_conn *cn)
 {
+    const s2s *s = cn->srv;
+    const char *from = cn->local;
+    if (!cn->is_out && !from && s->config.n_domains)
+        from = s->config.domains[0];
+    if (!cn->is_out && !cn->stream_id[0])
+        s2s_new_stream_id(cn->stream_id);
     buf out;
     buf_init(&out);
     buf_append_str(&out, "<?xml version='1.0'?><stream:stream xmlns='" XS_NS_SERVER
                          "' xmlns:stream='" XS_NS_STREAMS "' xmlns:db='" S2S_NS_DIALBACK "'");
     if (!cn->is_out)
-        conn_append_attr(&out, "id", cn->stream_id);
-    conn_append_attr(&out, "from", cn->local);
-    if (cn->is_out)
-        conn_append_attr(&out, "to", cn->remote);
-    buf_append_str(&out, " version='1.0'>");
+        buf_append_attr(&out, "id", cn->stream_id);
+    buf_append_attr(&out, "from", from);
+    buf_append_attr(&out, "to", cn->remote);
+    buf_append_str(&out, " version='1.0' xml:lang='en'>");
     if (cn->net)
         net_conn_send(cn->net, buf_data(&out), buf_len(&out));
     buf_close(&out);

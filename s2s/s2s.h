@@ -22,6 +22,8 @@
 #include "libcommon/xstream.h"
 
 #define S2S_NS_DIALBACK "jabber:server:dialback"
+/* XEP-0368: the ALPN protocol of server-to-server TLS, offered and accepted. */
+#define S2S_ALPN "xmpp-server"
 #define S2S_NS_DIALBACK_FEATURE "urn:xmpp:features:dialback"
 #define S2S_DEFAULT_PORT 5269
 

@@ -358,6 +358,7 @@ typedef struct sub_in {
     char *bare, *from;
     xs_elem *stanza;
     bool is_auto;                 /* subscribe answered by pre-approval */
+    bool is_ignored;              /* changed nothing: not delivered */
     xs_elem **held;               /* the contact's presence that came meanwhile */
     size_t n_held;
 } sub_in;
@@ -444,12 +445,34 @@ static int edit_in_subscribed(sm_roster_item *it, void *ud)
 {
     sub_in *in = ud;
     if (!it->is_asking) {
-        in->is_auto = true;           /* not asked: ignored (§3.1.6) */
+        in->is_ignored = true;        /* not asked: ignored (§3.1.6) */
         return SM_EDIT_NONE;
     }
     it->is_asking = false;
     it->sub |= SM_SUB_TO;
     return SM_EDIT_WRITE;
+}
+
+/* §3.3.3 and §3.2.3: an unsubscribe or unsubscribed that ends nothing
+ * (no subscription and no request either way) is ignored. */
+static int edit_in_unsubscribe(sm_roster_item *it, void *ud)
+{
+    sub_in *in = ud;
+    if (!it->exists || !((it->sub & SM_SUB_FROM) || it->is_pending_in)) {
+        in->is_ignored = true;
+        return SM_EDIT_NONE;
+    }
+    return edit_end_subscription_from(it, NULL);
+}
+
+static int edit_in_unsubscribed(sm_roster_item *it, void *ud)
+{
+    sub_in *in = ud;
+    if (!it->exists || !((it->sub & SM_SUB_TO) || it->is_asking)) {
+        in->is_ignored = true;
+        return SM_EDIT_NONE;
+    }
+    return edit_end_subscription_to(it, NULL);
 }
 
 static void sub_in_done(sm_server *sm, int status, const char *ver, void *ud)
@@ -462,7 +485,7 @@ static void sub_in_done(sm_server *sm, int status, const char *ver, void *ud)
         for (sm_session *s = u ? u->sessions : NULL; s; s = s->next)
             if (s->is_available && s->presence)
                 send_presence(sm, s->presence, s->full, in->from);
-    } else if (!status && u && !(is_type(in->stanza, "subscribed") && in->is_auto)) {
+    } else if (!status && u && !in->is_ignored) {
         deliver_available(u, in->stanza);
     }
     in_flight_remove(in);
@@ -489,6 +512,15 @@ static void probe_on_roster(sm_server *sm, xs_elem *answer, void *ud)
         }
     if (is_allowed && !is_any)
         send_simple(sm, "unavailable", in->bare, xs_attr(in->stanza, "from"));
+    if (!is_allowed) {
+        /* RFC 6121 §4.3.2: no presence for one not subscribed, who learns
+         * so; §8.5.1 allows the same answer where there is no account, so
+         * the answer does not tell whether the account exists. */
+        char *prober = sm_bare_of(xs_attr(in->stanza, "from"));
+        if (prober)
+            send_simple(sm, "unsubscribed", in->bare, prober);
+        free(prober);
+    }
     sub_in_free(in);
 }
 
@@ -499,8 +531,8 @@ static sm_verdict presence_to_user(sm_user *u, xs_elem *st)
     sm_server *sm = u->sm;
     static const struct { const char *type; sm_roster_edit_fn *edit; } subs[] = {
         { "subscribe", edit_in_subscribe }, { "subscribed", edit_in_subscribed },
-        { "unsubscribe", edit_end_subscription_from },
-        { "unsubscribed", edit_end_subscription_to },
+        { "unsubscribe", edit_in_unsubscribe },
+        { "unsubscribed", edit_in_unsubscribed },
     };
     for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
         if (!is_type(st, subs[i].type))

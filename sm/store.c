@@ -97,11 +97,8 @@ void sm_store_ask(sm_server *sm, const sm_store_query *q, sm_store_fn *cb, void 
     for (size_t i = 0; i <= sizeof q->attrs / sizeof q->attrs[0]; i++) {
         const char *name = i ? q->attrs[i - 1].name : "user";
         const char *value = i ? q->attrs[i - 1].value : q->user;
-        if (!name || !value)
-            continue;
-        buf_printf(&req, " %s='", name);
-        buf_append_xml(&req, value, strlen(value), 1);
-        buf_append_str(&req, "'");
+        if (name)
+            buf_append_attr(&req, name, value);
     }
     if (!q->payload && !q->body) {
         buf_append_str(&req, "/>");

@@ -33,10 +33,10 @@ static void req_answer(store_req *r, const store_txn *t)
     buf_init(&out);
     bool is_error = r->has_error;
     buf_append_str(&out, "<iq xmlns='" XS_NS_COMPONENT "'");
-    store_xml_attr(&out, "type", is_error ? "error" : "result");
-    store_xml_attr(&out, "id", r->id);
-    store_xml_attr(&out, "to", r->iq_from);
-    store_xml_attr(&out, "from", r->iq_to);
+    buf_append_attr(&out, "type", is_error ? "error" : "result");
+    buf_append_attr(&out, "id", r->id);
+    buf_append_attr(&out, "to", r->iq_from);
+    buf_append_attr(&out, "from", r->iq_to);
     buf_append_str(&out, ">");
     size_t mark = buf_len(&out);
     if (is_error) {
@@ -54,10 +54,10 @@ static void req_answer(store_req *r, const store_txn *t)
     if (buf_len(&out) == mark) {
         buf_clear(&out);
         buf_append_str(&out, "<iq xmlns='" XS_NS_COMPONENT "'");
-        store_xml_attr(&out, "type", "result");
-        store_xml_attr(&out, "id", r->id);
-        store_xml_attr(&out, "to", r->iq_from);
-        store_xml_attr(&out, "from", r->iq_to);
+        buf_append_attr(&out, "type", "result");
+        buf_append_attr(&out, "id", r->id);
+        buf_append_attr(&out, "to", r->iq_from);
+        buf_append_attr(&out, "from", r->iq_to);
         buf_append_str(&out, "/>");
     } else {
         buf_append_str(&out, "</iq>");

@@ -68,15 +68,6 @@ static char *proto_jid(const char *s)
     return out;
 }
 
-void store_xml_attr(buf *out, const char *name, const char *value)
-{
-    if (!value)
-        return;
-    buf_printf(out, " %s='", name);
-    buf_append_xml(out, value, strlen(value), 1);
-    buf_append_str(out, "'");
-}
-
 static size_t proto_count(xs_elem *q, const char *name)
 {
     size_t n = 0;
@@ -251,15 +242,15 @@ static void roster_text(buf *out, const char *tag, const char *text)
 static void roster_item_open(buf *out, const store_stmt *rows, size_t i)
 {
     buf_append_str(out, "<item");
-    store_xml_attr(out, "jid", store_cell(rows, i, 0));
-    store_xml_attr(out, "name", store_cell(rows, i, 1));
-    store_xml_attr(out, "subscription", store_cell(rows, i, 2));
-    store_xml_attr(out, "ask", store_cell(rows, i, 3));
-    store_xml_attr(out, "approved", store_cell(rows, i, 4));
+    buf_append_attr(out, "jid", store_cell(rows, i, 0));
+    buf_append_attr(out, "name", store_cell(rows, i, 1));
+    buf_append_attr(out, "subscription", store_cell(rows, i, 2));
+    buf_append_attr(out, "ask", store_cell(rows, i, 3));
+    buf_append_attr(out, "approved", store_cell(rows, i, 4));
     const char *pending = store_cell(rows, i, 5);
     if (pending)
-        store_xml_attr(out, "pending-in", "true");
-    store_xml_attr(out, "hidden", store_cell(rows, i, 6));
+        buf_append_attr(out, "pending-in", "true");
+    buf_append_attr(out, "hidden", store_cell(rows, i, 6));
     buf_append_str(out, ">");
     if (pending && *pending)
         roster_text(out, "status", pending);
@@ -271,7 +262,7 @@ static void result_roster_get(store_req *r, const store_txn *t, buf *out)
     if (!ver)
         ver = "0";
     buf_append_str(out, "<roster xmlns='" STORE_NS "'");
-    store_xml_attr(out, "ver", ver);
+    buf_append_attr(out, "ver", ver);
     if (r->ver && strtoll(r->ver, NULL, 10) == strtoll(ver, NULL, 10)) {
         buf_append_str(out, " unchanged='true'/>");
         return;
@@ -501,7 +492,7 @@ static bool answer_row(buf *out, const store_row *shape, const store_stmt *s, si
 {
     size_t c = 0;
     for (; c < sizeof shape->attrs / sizeof shape->attrs[0] && shape->attrs[c]; c++)
-        store_xml_attr(out, shape->attrs[c], store_cell(s, i, c));
+        buf_append_attr(out, shape->attrs[c], store_cell(s, i, c));
     const char *content = shape->has_content ? store_cell(s, i, c) : NULL;
     if (!content && !n_children) {
         buf_append_str(out, "/>");

@@ -84,8 +84,6 @@ void store_answer(store_req *r, const store_txn *t, buf *out);
 /* Marks r as failed with cond and a formatted text; returns -1. */
 int store_req_fail(store_req *r, xs_condition cond, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* Appends " NAME='VALUE'" (escaped) to out; nothing when value is NULL. */
-void store_xml_attr(buf *out, const char *name, const char *value);
 
 /* Brings the database's schema to the newest version, then calls ready with
  * 0, or with XE_* after logging why. */

@@ -7,6 +7,8 @@ STARTTLS against router, store, sm and c2s started on loopback.
 Each test checks behaviour the RFCs require (MUST), or recommend (SHOULD)
 where the docstring says so."""
 import base64
+import socket
+import ssl
 
 import pytest
 
@@ -364,7 +366,9 @@ def test_unknown_top_level_element_and_closing(start_full_suite):
 def test_stanzas_to_an_account_that_does_not_exist(start_full_suite):
     """RFC 6121 §8.5.1: iq gets service-unavailable, a message
     service-unavailable (or silence), presence and subscription requests
-    are ignored; an error is never answered with an error (RFC 6120 §8.3.1)."""
+    are ignored (a probe is answered unsubscribed, as for an account that
+    exists, and the user's server drops that answer as it changes nothing);
+    an error is never answered with an error (RFC 6120 §8.3.1)."""
     s, alice, _ = two_users(start_full_suite)
     nobody = "nobody@localhost"
     for to in (nobody, nobody + "/res"):
@@ -731,3 +735,18 @@ def test_subscribing_to_oneself_changes_no_roster(start_full_suite):
     pushes = [e for e in alice.poll(0.5) if e.name == "iq" and e.get("type") == "set"]
     assert not pushes, pushes
     assert ALICE not in alice.roster()
+
+
+@pytest.mark.time_limit(60)
+def test_direct_tls_agrees_on_alpn_xmpp_client(start_full_suite):
+    """XEP-0368: a client on the direct-TLS port may ask for ALPN
+    'xmpp-client' (SHOULD be supported); one that asks for nothing still
+    connects."""
+    s = suite_with_users(start_full_suite)
+    for offer, agreed in ((["xmpp-client"], "xmpp-client"), (None, None)):
+        ctx = ssl.create_default_context(cafile=s.cafile)
+        if offer:
+            ctx.set_alpn_protocols(offer)
+        sock = socket.create_connection(("127.0.0.1", s.c2s["a"].tls_port), timeout=10)
+        with ctx.wrap_socket(sock, server_hostname=DOMAIN) as tls:
+            assert tls.selected_alpn_protocol() == agreed

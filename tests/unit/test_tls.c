@@ -60,6 +60,31 @@ START_TEST(a_trimmed_session_goes_on)
 }
 END_TEST
 
+/* XEP-0368: ALPN agreed when both ends name the protocol; a handshake
+ * without it (or with another) goes on without ALPN. */
+static const struct { const char *client, *server, *agreed; } alpns[] = {
+    { "xmpp-client", "xmpp-client", "xmpp-client" },
+    { NULL, "xmpp-client", NULL },
+    { "xmpp-server", "xmpp-client", NULL },
+    { "xmpp-server", NULL, NULL },
+};
+
+START_TEST(alpn_is_agreed_only_on_the_same_protocol)
+{
+    tls_pair p;
+    tls_ctx_opts copts = { .ca_file = tls_pair_certs.ca_cert, .verify_peer = true,
+                           .alpn = alpns[_i].client };
+    tls_ctx_opts sopts = tls_pair_server_opts(NULL);
+    sopts.alpn = alpns[_i].server;
+
+    tls_pair_open(&p, tls_pair_ctx(&copts), "localhost", tls_pair_ctx(&sopts));
+    tls_pair_assert_connected(&p);
+    ck_assert_pstr_eq(tls_session_alpn(p.client.s), alpns[_i].agreed);
+    ck_assert_pstr_eq(tls_session_alpn(p.server.s), alpns[_i].agreed);
+    tls_pair_close(&p);
+}
+END_TEST
+
 START_TEST(client_checks_the_server_names)
 {
     tls_pair p;
@@ -570,6 +595,8 @@ Suite *unit_suite(void)
                         NELEMS(versions));
     tcase_add_test(memory, client_checks_the_server_names);
     tcase_add_test(memory, a_trimmed_session_goes_on);
+    tcase_add_loop_test(memory, alpn_is_agreed_only_on_the_same_protocol, 0,
+                        sizeof alpns / sizeof alpns[0]);
     tcase_add_loop_test(memory, handshake_survives_one_byte_at_a_time, 0,
                         NELEMS(versions));
     tcase_add_test(memory, a_mebibyte_arrives_intact_both_ways);
