@@ -1,75 +1,18 @@
 /* SPDX-License-Identifier: MIT */
-/* libcommon/net.c: connections and listeners on the libuv loop. */
-#include "libcommon/net.h"
+/* libcommon/net.c: connections on the libuv loop: reading, writing (with
+ * retention), TLS, timers, closing, and outgoing connects. Listeners and
+ * their per-address counts are in net_listen.c. */
+#include "libcommon/net_impl.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "libcommon/alloc.h"
-#include "libcommon/buf.h"
 #include "libcommon/error.h"
 
 /* How long a closing connection may take to write what it has queued. */
 #define NET_CLOSE_GRACE_MS 2000
 #define NET_READ_BYTES 65536
-
-struct net_listener {
-    union {
-        uv_handle_t handle;
-        uv_stream_t stream;
-        uv_tcp_t tcp;
-        uv_pipe_t pipe;
-    } h;
-    net_listen_opts opts;
-    char *address;
-    unsigned refs;                /* 1 while listening, plus 1 per connection */
-    struct net_host_count *hosts; /* open connections per peer address */
-};
-
-typedef struct net_host_count {
-    struct net_host_count *next;
-    unsigned count;
-    char host[];
-} net_host_count;
-
-typedef struct net_msg {
-    uint64_t wire_end;            /* wire_queued just after the message */
-    size_t len;                   /* its bytes in retained */
-} net_msg;
-
-struct net_conn {
-    union {
-        uv_handle_t handle;
-        uv_stream_t stream;
-        uv_tcp_t tcp;
-        uv_pipe_t pipe;
-    } h;                          /* first member: a handle pointer is the conn */
-    uv_timer_t timer;
-    const net_conn_events *ev;
-    void *ud;
-    net_listener *listener;       /* NULL for outgoing connections */
-    tls_session *tls;
-    buf out;                      /* bytes for the wire, not yet handed to libuv */
-    buf inflight;                 /* bytes a uv_write owns */
-    /* Retention (net_conn_retain): a copy of each message sent, kept until
-     * the socket has taken all of its wire bytes. */
-    bool is_retaining;
-    buf retained;                 /* the messages not yet written, in order */
-    struct net_msg *msgs;         /* their sizes and where they end on the wire */
-    size_t msg_head, msg_tail, msg_cap;
-    uint64_t wire_queued;         /* wire bytes ever queued */
-    uint64_t wire_written;        /* wire bytes the socket took */
-    uv_write_t wreq;
-    net_timeout_fn *timeout_fn;
-    net_conn *dirty_next;
-    size_t low_water;
-    int open_handles;
-    bool is_writing, is_closing, is_closed, is_dirty, is_paused, is_reading;
-    bool is_above_low;
-    char peer[64];
-    char host[56];
-};
 
 static uv_loop_t *net_the_loop;
 static uv_prepare_t net_prepare;
@@ -77,7 +20,6 @@ static uv_check_t net_check;
 static net_conn *net_dirty;
 static char net_read_buf[NET_READ_BYTES];
 
-static void net_conn_really_close(net_conn *c);
 static void net_conn_fail(net_conn *c, int err);
 
 /* Flushes every connection with queued bytes. Runs before the loop blocks in
@@ -160,7 +102,7 @@ static void net_tls_ready(void *ud)
         c->ev->tls_ready(c);
 }
 
-static const tls_io net_tls_io = {
+const tls_io net_tls_io = {
     .send = net_tls_send, .recv = net_tls_recv, .ready = net_tls_ready,
 };
 
@@ -193,7 +135,7 @@ static void net_on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
         c->ev->data(c, b->base, (size_t)n);
 }
 
-static void net_conn_read_start(net_conn *c)
+void net_conn_read_start(net_conn *c)
 {
     if (c->is_reading || c->is_paused || c->is_closing)
         return;
@@ -220,7 +162,7 @@ static void net_on_timer(uv_timer_t *t)
         c->timeout_fn(c);
 }
 
-static net_conn *net_conn_new(void)
+net_conn *net_conn_new(void)
 {
     net_conn *c = xalloc(sizeof *c);
     buf_init(&c->out);
@@ -234,7 +176,7 @@ static net_conn *net_conn_new(void)
     return c;
 }
 
-static void net_conn_set_peer(net_conn *c)
+void net_conn_set_peer(net_conn *c)
 {
     if (c->h.handle.type == UV_NAMED_PIPE) {
         strcpy(c->peer, "unix");
@@ -484,22 +426,6 @@ void net_conn_set_timeout(net_conn *c, uint64_t ms, net_timeout_fn *fn)
         uv_timer_start(&c->timer, net_on_timer, ms, 0);
 }
 
-static void net_listener_release(net_listener *l);
-
-static void net_host_forget(net_listener *l, const char *host)
-{
-    for (net_host_count **p = &l->hosts; *p; p = &(*p)->next) {
-        if (strcmp((*p)->host, host) == 0) {
-            if (--(*p)->count == 0) {
-                net_host_count *dead = *p;
-                *p = dead->next;
-                free(dead);
-            }
-            return;
-        }
-    }
-}
-
 static void net_on_handle_closed(uv_handle_t *h)
 {
     net_conn *c = h->data;
@@ -513,10 +439,8 @@ static void net_on_handle_closed(uv_handle_t *h)
     }
     if (c->ev && c->ev->closed)
         c->ev->closed(c);
-    if (c->listener) {
-        net_host_forget(c->listener, c->host);
-        net_listener_release(c->listener);
-    }
+    if (c->listener)
+        net_listener_conn_closed(c->listener, c->host);
     tls_session_free(c->tls);
     buf_close(&c->out);
     buf_close(&c->inflight);
@@ -525,7 +449,7 @@ static void net_on_handle_closed(uv_handle_t *h)
     free(c);
 }
 
-static void net_conn_really_close(net_conn *c)
+void net_conn_really_close(net_conn *c)
 {
     if (c->is_closed)
         return;
@@ -573,7 +497,7 @@ static void net_conn_fail(net_conn *c, int err)
     net_conn_really_close(c);
 }
 
-/* --- listeners --------------------------------------------------------- */
+/* --- addresses --------------------------------------------------------- */
 
 int net_split_address(const char *address, char **host, int *port)
 {
@@ -595,138 +519,6 @@ int net_split_address(const char *address, char **host, int *port)
     *host = xstrndup(h, hlen);
     *port = (int)p;
     return 0;
-}
-
-static unsigned net_host_remember(net_listener *l, const char *host)
-{
-    for (net_host_count *h = l->hosts; h; h = h->next)
-        if (strcmp(h->host, host) == 0)
-            return ++h->count;
-    size_t len = strlen(host);
-    net_host_count *h = xalloc(sizeof *h + len + 1);
-    memcpy(h->host, host, len + 1);
-    h->count = 1;
-    h->next = l->hosts;
-    l->hosts = h;
-    return 1;
-}
-
-static void net_on_connection(uv_stream_t *server, int status)
-{
-    net_listener *l = (net_listener *)server;
-    if (status < 0)
-        return;
-    net_conn *c = net_conn_new();
-    if (l->opts.is_unix)
-        uv_pipe_init(net_the_loop, &c->h.pipe, 0);
-    else
-        uv_tcp_init(net_the_loop, &c->h.tcp);
-    c->open_handles = 2;
-    c->h.handle.data = c;
-    if (uv_accept(server, &c->h.stream) != 0) {
-        net_conn_really_close(c);
-        return;
-    }
-    if (!l->opts.is_unix)
-        uv_tcp_nodelay(&c->h.tcp, 1);
-    net_conn_set_peer(c);
-    c->listener = l;
-    l->refs++;
-    unsigned same_host = net_host_remember(l, c->host);
-    if (l->opts.tls)
-        c->tls = tls_session_new(l->opts.tls, NULL, &net_tls_io, c);
-    l->opts.accept(l, c, same_host);
-    net_conn_read_start(c);
-}
-
-int net_listen(const net_listen_opts *opts, net_listener **out)
-{
-    net_listener *l = xalloc(sizeof *l);
-    l->opts = *opts;
-    l->address = xstrdup(opts->address);
-    l->refs = 1;
-    int err;
-    if (opts->is_unix) {
-        uv_pipe_init(net_the_loop, &l->h.pipe, 0);
-        unlink(opts->address);     /* a stale socket from an earlier run */
-        err = uv_pipe_bind(&l->h.pipe, opts->address);
-    } else {
-        char *host;
-        int port;
-        err = net_split_address(opts->address, &host, &port);
-        if (err < 0) {
-            free(l->address);
-            free(l);
-            return err;
-        }
-        struct sockaddr_storage ss;
-        if (uv_ip4_addr(host, port, (struct sockaddr_in *)&ss) != 0 &&
-            uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss) != 0) {
-            free(host);
-            free(l->address);
-            free(l);
-            return XE_CONFIG;
-        }
-        free(host);
-        uv_tcp_init(net_the_loop, &l->h.tcp);
-        err = uv_tcp_bind(&l->h.tcp, (struct sockaddr *)&ss, 0);
-    }
-    if (err == 0)
-        err = uv_listen(&l->h.stream, 511, net_on_connection);
-    if (err < 0) {
-        l->refs = 0;
-        uv_close(&l->h.handle, (uv_close_cb)free);
-        free(l->address);
-        return err;
-    }
-    *out = l;
-    return 0;
-}
-
-void *net_listener_data(const net_listener *l)
-{
-    return l->opts.ud;
-}
-
-const char *net_listener_address(const net_listener *l)
-{
-    return l->address;
-}
-
-int net_listener_port(const net_listener *l)
-{
-    struct sockaddr_storage ss;
-    int len = sizeof ss;
-    if (l->opts.is_unix || uv_tcp_getsockname(&l->h.tcp, (struct sockaddr *)&ss, &len) != 0)
-        return 0;
-    if (ss.ss_family == AF_INET6)
-        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-    return ntohs(((struct sockaddr_in *)&ss)->sin_port);
-}
-
-static void net_listener_on_closed(uv_handle_t *h)
-{
-    net_listener *l = (net_listener *)h;
-    while (l->hosts) {
-        net_host_count *next = l->hosts->next;
-        free(l->hosts);
-        l->hosts = next;
-    }
-    free(l->address);
-    free(l);
-}
-
-static void net_listener_release(net_listener *l)
-{
-    if (--l->refs == 0)
-        uv_close(&l->h.handle, net_listener_on_closed);
-}
-
-void net_listener_close(net_listener *l)
-{
-    if (l->opts.is_unix)
-        unlink(l->address);
-    net_listener_release(l);
 }
 
 /* --- outgoing connections ---------------------------------------------- */

@@ -9,81 +9,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
+#include "tests/unit/testcfg.h"
 #include "tests/unit/unit.h"
 
 #include "libcommon/cfg.h"
 #include "libcommon/error.h"
-
-/* tests/data, from the environment ctest sets, else next to this file. */
-static char *data_path(const char *rel)
-{
-    static char buf[4096];
-    const char *dir = getenv("XMPPD_TEST_DATA");
-
-    if (dir && *dir) {
-        snprintf(buf, sizeof buf, "%s/%s", dir, rel);
-    } else {
-        const char *here = __FILE__;
-        const char *slash = strrchr(here, '/');
-        int len = slash ? (int)(slash - here) : 1;
-        snprintf(buf, sizeof buf, "%.*s/../data/%s", len, slash ? here : ".",
-                 rel);
-    }
-    return buf;
-}
-
-/* The 1-based line of the first line of path that contains needle, or 0. */
-static int line_of(const char *path, const char *needle)
-{
-    FILE *f = fopen(path, "r");
-    char line[1024];
-    int n = 0;
-
-    ck_assert_msg(f != NULL, "cannot open %s", path);
-    while (fgets(line, sizeof line, f)) {
-        n++;
-        if (strstr(line, needle)) {
-            fclose(f);
-            return n;
-        }
-    }
-    fclose(f);
-    return 0;
-}
-
-static cfg *load(const char *xml)
-{
-    cfg *c = NULL;
-    cfg_diag d = {.line = -1};
-
-    int err = cfg_load_string(xml, "t.xml", &c, &d);
-    ck_assert_msg(err == 0, "load failed: %s:%d: %s", d.file, d.line,
-                  d.message);
-    ck_assert_ptr_nonnull(c);
-    return c;
-}
-
-/* Loads xml, expecting it to be refused with line and message. */
-static void assert_refused(const char *xml, int line, const char *message)
-{
-    cfg *c = (cfg *)1;
-    cfg_diag d = {.line = -1};
-
-    ck_assert_int_eq(cfg_load_string(xml, "t.xml", &c, &d), XE_CONFIG);
-    ck_assert_ptr_null(c);
-    ck_assert_str_eq(d.file, "t.xml");
-    ck_assert_str_eq(d.message, message);
-    ck_assert_int_eq(d.line, line);
-}
 
 /* --- the sample config -------------------------------------------------- */
 
 START_TEST(loads_the_sample_config)
 {
     char path[4096];
-    snprintf(path, sizeof path, "%s", data_path("../../etc/xmppd.xml"));
+    snprintf(path, sizeof path, "%s", testcfg_data_path("../../etc/xmppd.xml"));
     cfg *c = NULL;
     cfg_diag d = {0};
 
@@ -93,7 +31,7 @@ START_TEST(loads_the_sample_config)
 
     const cfg_node *root = cfg_root(c);
     ck_assert_str_eq(cfg_name(root), "xmppd");
-    ck_assert_int_eq(cfg_line(root), line_of(path, "<xmppd>"));
+    ck_assert_int_eq(cfg_line(root), testcfg_line_of(path, "<xmppd>"));
     ck_assert_str_eq(cfg_text(cfg_child(root, "domain")), "localhost");
     ck_assert_str_eq(cfg_text(cfg_child(root, "state-dir")), "/var/lib/xmppd");
     /* The root's own text is only whitespace between elements. */
@@ -107,7 +45,7 @@ START_TEST(loads_the_sample_config)
     ck_assert_str_eq(cfg_attr(process, "name"), "router");
 
     const cfg_node *router = cfg_child(root, "router");
-    ck_assert_int_eq(cfg_line(router), line_of(path, "<router>"));
+    ck_assert_int_eq(cfg_line(router), testcfg_line_of(path, "<router>"));
     const cfg_node *listen = cfg_child(router, "listen");
     ck_assert_str_eq(cfg_attr(listen, "tcp"), "127.0.0.1:5347");
     ck_assert_ptr_null(cfg_attr(listen, "unix"));
@@ -168,10 +106,23 @@ static const char nav_xml[] =
     "  <domain>example.org</domain>\n"                /* 15 */
     "</xmppd>\n";
 
+/* The document the tests of a case read, loaded and freed by a checked
+ * fixture. */
+static cfg *doc;
+
+static void nav_load(void)
+{
+    doc = testcfg_load(nav_xml);
+}
+
+static void doc_free(void)
+{
+    cfg_free(doc);
+}
+
 START_TEST(walks_elements_only)
 {
-    cfg *c = load(nav_xml);
-    const cfg_node *root = cfg_root(c);
+    const cfg_node *root = cfg_root(doc);
 
     ck_assert_int_eq(cfg_line(root), 3);
     const cfg_node *first = cfg_first(root);
@@ -186,14 +137,12 @@ START_TEST(walks_elements_only)
         ck_assert_int_eq(cfg_line(n), lines[i]);
     }
     ck_assert_uint_eq(i, 4);
-    cfg_free(c);
 }
 END_TEST
 
 START_TEST(next_finds_siblings_of_the_same_name)
 {
-    cfg *c = load(nav_xml);
-    const cfg_node *root = cfg_root(c);
+    const cfg_node *root = cfg_root(doc);
 
     const cfg_node *domain = cfg_child(root, "domain");
     ck_assert_str_eq(cfg_text(domain), "example.com");
@@ -212,14 +161,12 @@ START_TEST(next_finds_siblings_of_the_same_name)
     ck_assert_ptr_null(cfg_next(listen));
     ck_assert_ptr_null(cfg_child(router, "nothing"));
     ck_assert_ptr_null(cfg_first(listen));
-    cfg_free(c);
 }
 END_TEST
 
 START_TEST(reads_text_and_attributes)
 {
-    cfg *c = load(nav_xml);
-    const cfg_node *router = cfg_child(cfg_root(c), "router");
+    const cfg_node *router = cfg_child(cfg_root(doc), "router");
 
     ck_assert_str_eq(cfg_attr(router, "a"), "1");
     ck_assert_str_eq(cfg_attr(router, "empty"), "");
@@ -231,14 +178,12 @@ START_TEST(reads_text_and_attributes)
     ck_assert_str_eq(cfg_text(cfg_child(cfg_child(router, "mixed"), "inner")),
                      "two");
     ck_assert_str_eq(cfg_text(cfg_child(router, "listen")), "");
-    cfg_free(c);
 }
 END_TEST
 
 START_TEST(null_nodes_chain_to_null)
 {
-    cfg *c = load(nav_xml);
-    const cfg_node *none = cfg_child(cfg_root(c), "s2s");
+    const cfg_node *none = cfg_child(cfg_root(doc), "s2s");
 
     ck_assert_ptr_null(none);
     ck_assert_ptr_null(cfg_child(none, "limits"));
@@ -257,7 +202,6 @@ START_TEST(null_nodes_chain_to_null)
                      0);
     ck_assert_int_eq(v, 7);
     ck_assert_int_eq(cfg_check_attrs(none, NULL, &d), 0);
-    cfg_free(c);
     cfg_free(NULL);
 }
 END_TEST
@@ -271,7 +215,7 @@ START_TEST(keeps_line_numbers_past_65535)
     at += blank;
     strcpy(xml + at, "<far a='1'/></xmppd>");
 
-    cfg *c = load(xml);
+    cfg *c = testcfg_load(xml);
     ck_assert_int_eq(cfg_line(cfg_child(cfg_root(c), "far")), 70001);
     cfg_free(c);
 
@@ -287,12 +231,18 @@ END_TEST
 
 typedef enum { READ_INT, READ_BOOL, READ_SIZE, READ_DURATION } read_kind;
 
+/* How the messages below go on after "router: v \"VALUE\" ". */
+#define NOT_NUMBER "is not a number"
+#define NOT_BOOL "is not yes or no"
+#define NOT_SIZE "is not a size (like 64k, 4M)"
+#define NOT_DURATION "is not a duration (like 500ms, 10s, 5min)"
+
 static const struct {
     read_kind kind;
     const char *value; /* as written in the attribute */
     long min, max;
     long want;           /* when message is NULL */
-    const char *message; /* the error after "t.xml:3: " */
+    const char *message; /* the error after "t.xml:3: router: v \"VALUE\" " */
 } reads[] = {
     {READ_INT, "42", 0, 100, 42, NULL},
     {READ_INT, "0", 0, 100, 0, NULL},
@@ -302,22 +252,20 @@ static const struct {
     {READ_INT, "007", 0, 10, 7, NULL},
     {READ_INT, "9223372036854775807", LONG_MIN, LONG_MAX, LONG_MAX, NULL},
     {READ_INT, "-9223372036854775808", LONG_MIN, LONG_MAX, LONG_MIN, NULL},
-    {READ_INT, "52x2", 1, 65535, 0, "router: v \"52x2\" is not a number"},
-    {READ_INT, "", 0, 100, 0, "router: v \"\" is not a number"},
-    {READ_INT, " 1", 0, 100, 0, "router: v \" 1\" is not a number"},
-    {READ_INT, "-", 0, 100, 0, "router: v \"-\" is not a number"},
-    {READ_INT, "0x10", 0, 100, 0, "router: v \"0x10\" is not a number"},
-    {READ_INT, "1.5", 0, 100, 0, "router: v \"1.5\" is not a number"},
-    {READ_INT, "101", 0, 100, 0, "router: v \"101\" is out of range (0..100)"},
-    {READ_INT, "-1", 0, 100, 0, "router: v \"-1\" is out of range (0..100)"},
+    {READ_INT, "52x2", 1, 65535, 0, NOT_NUMBER},
+    {READ_INT, "", 0, 100, 0, NOT_NUMBER},
+    {READ_INT, " 1", 0, 100, 0, NOT_NUMBER},
+    {READ_INT, "-", 0, 100, 0, NOT_NUMBER},
+    {READ_INT, "0x10", 0, 100, 0, NOT_NUMBER},
+    {READ_INT, "1.5", 0, 100, 0, NOT_NUMBER},
+    {READ_INT, "101", 0, 100, 0, "is out of range (0..100)"},
+    {READ_INT, "-1", 0, 100, 0, "is out of range (0..100)"},
     {READ_INT, "9223372036854775808", LONG_MIN, LONG_MAX, 0,
-     "router: v \"9223372036854775808\" is out of range "
-     "(-9223372036854775808..9223372036854775807)"},
+     "is out of range (-9223372036854775808..9223372036854775807)"},
     {READ_INT, "-9223372036854775809", LONG_MIN, LONG_MAX, 0,
-     "router: v \"-9223372036854775809\" is out of range "
-     "(-9223372036854775808..9223372036854775807)"},
+     "is out of range (-9223372036854775808..9223372036854775807)"},
     {READ_INT, "99999999999999999999999999", 0, 100, 0,
-     "router: v \"99999999999999999999999999\" is out of range (0..100)"},
+     "is out of range (0..100)"},
 
     {READ_BOOL, "yes", 0, 0, 1, NULL},
     {READ_BOOL, "no", 0, 0, 0, NULL},
@@ -329,9 +277,9 @@ static const struct {
     {READ_BOOL, "0", 0, 0, 0, NULL},
     {READ_BOOL, "Yes", 0, 0, 1, NULL},
     {READ_BOOL, "NO", 0, 0, 0, NULL},
-    {READ_BOOL, "maybe", 0, 0, 0, "router: v \"maybe\" is not yes or no"},
-    {READ_BOOL, "", 0, 0, 0, "router: v \"\" is not yes or no"},
-    {READ_BOOL, "2", 0, 0, 0, "router: v \"2\" is not yes or no"},
+    {READ_BOOL, "maybe", 0, 0, 0, NOT_BOOL},
+    {READ_BOOL, "", 0, 0, 0, NOT_BOOL},
+    {READ_BOOL, "2", 0, 0, 0, NOT_BOOL},
 
     {READ_SIZE, "0", 0, 1L << 30, 0, NULL},
     {READ_SIZE, "512", 0, 1L << 30, 512, NULL},
@@ -340,28 +288,19 @@ static const struct {
     {READ_SIZE, "4M", 0, 1L << 30, 4L << 20, NULL},
     {READ_SIZE, "4m", 0, 1L << 30, 4L << 20, NULL},
     {READ_SIZE, "1G", 0, 1L << 30, 1L << 30, NULL},
-    {READ_SIZE, "", 0, 100, 0, "router: v \"\" is not a size (like 64k, 4M)"},
-    {READ_SIZE, "k", 0, 100, 0, "router: v \"k\" is not a size (like 64k, 4M)"},
-    {READ_SIZE, "1.5M", 0, 100, 0,
-     "router: v \"1.5M\" is not a size (like 64k, 4M)"},
-    {READ_SIZE, "4MB", 0, 100, 0,
-     "router: v \"4MB\" is not a size (like 64k, 4M)"},
-    {READ_SIZE, "4 M", 0, 100, 0,
-     "router: v \"4 M\" is not a size (like 64k, 4M)"},
-    {READ_SIZE, "-1", 0, 100, 0,
-     "router: v \"-1\" is not a size (like 64k, 4M)"},
-    {READ_SIZE, "4T", 0, 100, 0,
-     "router: v \"4T\" is not a size (like 64k, 4M)"},
-    {READ_SIZE, "17M", 1024, 16L << 20, 0,
-     "router: v \"17M\" is out of range (1k..16M)"},
-    {READ_SIZE, "1023", 1024, 16L << 20, 0,
-     "router: v \"1023\" is out of range (1k..16M)"},
-    {READ_SIZE, "0", 1000, 1500, 0,
-     "router: v \"0\" is out of range (1000..1500)"},
-    {READ_SIZE, "17179869184G", 0, 1L << 30, 0,
-     "router: v \"17179869184G\" is out of range (0..1G)"},
+    {READ_SIZE, "", 0, 100, 0, NOT_SIZE},
+    {READ_SIZE, "k", 0, 100, 0, NOT_SIZE},
+    {READ_SIZE, "1.5M", 0, 100, 0, NOT_SIZE},
+    {READ_SIZE, "4MB", 0, 100, 0, NOT_SIZE},
+    {READ_SIZE, "4 M", 0, 100, 0, NOT_SIZE},
+    {READ_SIZE, "-1", 0, 100, 0, NOT_SIZE},
+    {READ_SIZE, "4T", 0, 100, 0, NOT_SIZE},
+    {READ_SIZE, "17M", 1024, 16L << 20, 0, "is out of range (1k..16M)"},
+    {READ_SIZE, "1023", 1024, 16L << 20, 0, "is out of range (1k..16M)"},
+    {READ_SIZE, "0", 1000, 1500, 0, "is out of range (1000..1500)"},
+    {READ_SIZE, "17179869184G", 0, 1L << 30, 0, "is out of range (0..1G)"},
     {READ_SIZE, "99999999999999999999999k", 0, 1L << 30, 0,
-     "router: v \"99999999999999999999999k\" is out of range (0..1G)"},
+     "is out of range (0..1G)"},
 
     {READ_DURATION, "10", 0, LONG_MAX, 10000, NULL},
     {READ_DURATION, "0", 0, LONG_MAX, 0, NULL},
@@ -371,31 +310,20 @@ static const struct {
     {READ_DURATION, "2h", 0, LONG_MAX, 7200000, NULL},
     {READ_DURATION, "10S", 0, LONG_MAX, 10000, NULL},
     {READ_DURATION, "9223372036854775807ms", 0, LONG_MAX, LONG_MAX, NULL},
-    {READ_DURATION, "", 0, LONG_MAX, 0,
-     "router: v \"\" is not a duration (like 500ms, 10s, 5min)"},
-    {READ_DURATION, "s", 0, LONG_MAX, 0,
-     "router: v \"s\" is not a duration (like 500ms, 10s, 5min)"},
-    {READ_DURATION, "5m", 0, LONG_MAX, 0,
-     "router: v \"5m\" is not a duration (like 500ms, 10s, 5min)"},
-    {READ_DURATION, "1.5s", 0, LONG_MAX, 0,
-     "router: v \"1.5s\" is not a duration (like 500ms, 10s, 5min)"},
-    {READ_DURATION, "10 s", 0, LONG_MAX, 0,
-     "router: v \"10 s\" is not a duration (like 500ms, 10s, 5min)"},
-    {READ_DURATION, "-1s", -5000, LONG_MAX, 0,
-     "router: v \"-1s\" is not a duration (like 500ms, 10s, 5min)"},
-    {READ_DURATION, "1d", 0, LONG_MAX, 0,
-     "router: v \"1d\" is not a duration (like 500ms, 10s, 5min)"},
-    {READ_DURATION, "25h", 0, 86400000, 0,
-     "router: v \"25h\" is out of range (0..24h)"},
-    {READ_DURATION, "50ms", 100, 90000, 0,
-     "router: v \"50ms\" is out of range (100ms..90s)"},
-    {READ_DURATION, "2min", 1500, 61000, 0,
-     "router: v \"2min\" is out of range (1500ms..61s)"},
+    {READ_DURATION, "", 0, LONG_MAX, 0, NOT_DURATION},
+    {READ_DURATION, "s", 0, LONG_MAX, 0, NOT_DURATION},
+    {READ_DURATION, "5m", 0, LONG_MAX, 0, NOT_DURATION},
+    {READ_DURATION, "1.5s", 0, LONG_MAX, 0, NOT_DURATION},
+    {READ_DURATION, "10 s", 0, LONG_MAX, 0, NOT_DURATION},
+    {READ_DURATION, "-1s", -5000, LONG_MAX, 0, NOT_DURATION},
+    {READ_DURATION, "1d", 0, LONG_MAX, 0, NOT_DURATION},
+    {READ_DURATION, "25h", 0, 86400000, 0, "is out of range (0..24h)"},
+    {READ_DURATION, "50ms", 100, 90000, 0, "is out of range (100ms..90s)"},
+    {READ_DURATION, "2min", 1500, 61000, 0, "is out of range (1500ms..61s)"},
     {READ_DURATION, "9223372036854775807s", 0, LONG_MAX, 0,
-     "router: v \"9223372036854775807s\" is out of range "
-     "(0..9223372036854775807ms)"},
+     "is out of range (0..9223372036854775807ms)"},
     {READ_DURATION, "99999999999999999999h", 0, 3600000, 0,
-     "router: v \"99999999999999999999h\" is out of range (0..1h)"},
+     "is out of range (0..1h)"},
 };
 
 /* Runs one reader on attribute v of an element at line 3 in <router>. */
@@ -433,7 +361,7 @@ START_TEST(typed_readers_accept_or_explain)
              "  </router>\n"
              "</xmppd>\n",
              reads[_i].value);
-    cfg *c = load(xml);
+    cfg *c = testcfg_load(xml);
     const cfg_node *limits =
         cfg_child(cfg_child(cfg_root(c), "router"), "limits");
     cfg_diag d = {.line = -1};
@@ -442,10 +370,11 @@ START_TEST(typed_readers_accept_or_explain)
     int err = read_one(reads[_i].kind, limits, reads[_i].min, reads[_i].max,
                        &got, &d);
     if (reads[_i].message) {
+        char message[256];
+        snprintf(message, sizeof message, "router: v \"%s\" %s",
+                 reads[_i].value, reads[_i].message);
         ck_assert_int_eq(err, XE_CONFIG);
-        ck_assert_str_eq(d.message, reads[_i].message);
-        ck_assert_str_eq(d.file, "t.xml");
-        ck_assert_int_eq(d.line, 3);
+        testcfg_assert_diag(&d, "t.xml", 3, message);
     } else {
         ck_assert_msg(err == 0, "\"%s\": %s", reads[_i].value, d.message);
         ck_assert_int_eq(got, reads[_i].want);
@@ -456,7 +385,7 @@ END_TEST
 
 START_TEST(absent_attributes_give_the_default)
 {
-    cfg *c = load("<xmppd><router><limits/></router></xmppd>");
+    cfg *c = testcfg_load("<xmppd><router><limits/></router></xmppd>");
     const cfg_node *limits =
         cfg_child(cfg_child(cfg_root(c), "router"), "limits");
     cfg_diag d = {0};
@@ -483,7 +412,7 @@ START_TEST(sizes_reach_size_max)
 {
     char xml[128];
     snprintf(xml, sizeof xml, "<xmppd><s v='%zu'/></xmppd>", (size_t)SIZE_MAX);
-    cfg *c = load(xml);
+    cfg *c = testcfg_load(xml);
     size_t z = 0;
     cfg_diag d = {0};
 
@@ -502,7 +431,7 @@ START_TEST(messages_quote_values_safely)
     lots[200] = '\0';
     snprintf(xml, sizeof xml,
              "<xmppd>\n<c2s port='1&#10;2'\n long='%s'/></xmppd>", lots);
-    cfg *c = load(xml);
+    cfg *c = testcfg_load(xml);
     const cfg_node *c2s = cfg_child(cfg_root(c), "c2s");
     cfg_diag d = {0};
     long v = 0;
@@ -533,7 +462,7 @@ static const char section_xml[] =
 
 START_TEST(messages_name_the_section)
 {
-    cfg *c = load(section_xml);
+    cfg *c = testcfg_load(section_xml);
     const cfg_node *root = cfg_root(c);
     const cfg_node *router = cfg_child(root, "router");
     const cfg_node *component = cfg_child(router, "component");
@@ -551,9 +480,7 @@ START_TEST(messages_name_the_section)
         cfg_diag d = {0};
         long v;
         ck_assert_int_eq(cfg_int(want[i].n, "v", 0, 0, 1, &v, &d), XE_CONFIG);
-        ck_assert_str_eq(d.message, want[i].message);
-        ck_assert_int_eq(d.line, want[i].line);
-        ck_assert_str_eq(d.file, "t.xml");
+        testcfg_assert_diag(&d, "t.xml", want[i].line, want[i].message);
     }
     cfg_free(c);
 }
@@ -561,7 +488,7 @@ END_TEST
 
 START_TEST(required_attributes_must_be_present)
 {
-    cfg *c = load(section_xml);
+    cfg *c = testcfg_load(section_xml);
     const cfg_node *router = cfg_child(cfg_root(c), "router");
     const cfg_node *listen = cfg_child(router, "listen");
     const char *value = NULL;
@@ -577,16 +504,14 @@ START_TEST(required_attributes_must_be_present)
 
     ck_assert_int_eq(cfg_required(listen, "tcp", &value, &d), XE_CONFIG);
     ck_assert_ptr_null(value);
-    ck_assert_str_eq(d.message, "router: <listen> needs attribute tcp");
-    ck_assert_int_eq(d.line, 7);
-    ck_assert_str_eq(d.file, "t.xml");
+    testcfg_assert_diag(&d, "t.xml", 7, "router: <listen> needs attribute tcp");
     cfg_free(c);
 }
 END_TEST
 
 START_TEST(unknown_attributes_are_named)
 {
-    cfg *c = load(section_xml);
+    cfg *c = testcfg_load(section_xml);
     const cfg_node *root = cfg_root(c);
     const cfg_node *router = cfg_child(root, "router");
     static const char *const log_attrs[] = {"level", "to", "file", NULL};
@@ -598,59 +523,41 @@ START_TEST(unknown_attributes_are_named)
     ck_assert_int_eq(
         cfg_check_attrs(cfg_child(router, "limits"), limit_attrs, &d),
         XE_CONFIG);
-    ck_assert_str_eq(
-        d.message,
-        "router: <limits> has unknown attribute \"max-stanza-byte\"");
-    ck_assert_int_eq(d.line, 8);
+    testcfg_assert_diag(&d, "t.xml", 8,
+                "router: <limits> has unknown attribute \"max-stanza-byte\"");
     ck_assert_int_eq(cfg_check_attrs(cfg_child(root, "log"), none, &d),
                      XE_CONFIG);
-    ck_assert_str_eq(d.message, "log: <log> has unknown attribute \"level\"");
-    ck_assert_int_eq(d.line, 2);
+    testcfg_assert_diag(&d, "t.xml", 2,
+                        "log: <log> has unknown attribute \"level\"");
     cfg_free(c);
 }
 END_TEST
 
 START_TEST(custom_errors_carry_place_and_section)
 {
-    cfg *c = load(section_xml);
+    cfg *c = testcfg_load(section_xml);
     const cfg_node *allow = cfg_child(
         cfg_child(cfg_child(cfg_root(c), "router"), "component"), "allow");
     cfg_diag d = {0};
 
     ck_assert_int_eq(cfg_error(&d, allow, "bind \"%s\" is not %d", "x", 42),
                      XE_CONFIG);
-    ck_assert_str_eq(d.file, "t.xml");
-    ck_assert_int_eq(d.line, 5);
-    ck_assert_str_eq(d.message, "router: bind \"x\" is not 42");
-
+    testcfg_assert_diag(&d, "t.xml", 5, "router: bind \"x\" is not 42");
     ck_assert_int_eq(cfg_error(&d, NULL, "no %s", "router"), XE_CONFIG);
-    ck_assert_str_eq(d.file, "");
-    ck_assert_int_eq(d.line, 0);
-    ck_assert_str_eq(d.message, "no router");
+    testcfg_assert_diag(&d, "", 0, "no router");
     ck_assert_int_eq(cfg_error(NULL, allow, "ignored"), XE_CONFIG);
     cfg_free(c);
 }
 END_TEST
 
-/* Runs cfg_diag_print with stderr sent to a file and returns what it wrote. */
-static char *print_diag(const cfg_diag *d)
+static void print_diag_now(const void *d)
 {
-    static char out[1024];
-    FILE *tmp = tmpfile();
-    int saved = dup(STDERR_FILENO);
-
-    ck_assert_ptr_nonnull(tmp);
-    fflush(stderr);
-    dup2(fileno(tmp), STDERR_FILENO);
     cfg_diag_print(d);
-    fflush(stderr);
-    dup2(saved, STDERR_FILENO);
-    close(saved);
-    rewind(tmp);
-    size_t n = fread(out, 1, sizeof out - 1, tmp);
-    out[n] = '\0';
-    fclose(tmp);
-    return out;
+}
+
+static const char *print_diag(const cfg_diag *d)
+{
+    return testcfg_stderr_of(print_diag_now, d);
 }
 
 START_TEST(prints_diagnostics_like_a_compiler)
@@ -705,37 +612,27 @@ static const struct {
 
 START_TEST(refuses_bad_documents_with_a_place)
 {
-    assert_refused(refused[_i].xml, refused[_i].line, refused[_i].message);
+    testcfg_assert_refused(refused[_i].xml, refused[_i].line,
+                           refused[_i].message);
 }
 END_TEST
 
 START_TEST(reports_the_broken_file_and_line)
 {
-    const char *path = data_path("cfg/broken.xml");
-    cfg *c = (cfg *)1;
-    cfg_diag d = {0};
+    const char *path = testcfg_data_path("cfg/broken.xml");
 
-    ck_assert_int_eq(cfg_load(path, &c, &d), XE_CONFIG);
-    ck_assert_ptr_null(c);
-    ck_assert_str_eq(d.file, path);
-    ck_assert_int_eq(d.line, line_of(path, "</xmppd>"));
-    ck_assert_str_eq(d.message, "not well-formed: Opening and ending tag "
-                                "mismatch: router line 5 and xmppd");
+    testcfg_assert_file_refused(path, testcfg_line_of(path, "</xmppd>"),
+                        "not well-formed: Opening and ending tag "
+                        "mismatch: router line 5 and xmppd");
 }
 END_TEST
 
 START_TEST(refuses_billion_laughs_without_expanding)
 {
-    const char *path = data_path("cfg/laughs.xml");
-    cfg *c = (cfg *)1;
-    cfg_diag d = {0};
     clock_t start = clock();
 
-    ck_assert_int_eq(cfg_load(path, &c, &d), XE_CONFIG);
-    ck_assert_ptr_null(c);
-    ck_assert_str_eq(d.file, path);
-    ck_assert_int_eq(d.line, 2);
-    ck_assert_str_eq(d.message, "DTDs are not allowed");
+    testcfg_assert_file_refused(testcfg_data_path("cfg/laughs.xml"), 2,
+                                "DTDs are not allowed");
     /* Expanding would take 10^9 copies of "lol"; refusing takes nothing. */
     ck_assert_int_lt((long)(clock() - start), (long)CLOCKS_PER_SEC);
 }
@@ -743,32 +640,19 @@ END_TEST
 
 START_TEST(missing_file_names_file_and_reason)
 {
-    cfg *c = (cfg *)1;
-    cfg_diag d = {.line = -1};
-    const char *path = data_path("cfg/no-such-file.xml");
-
-    ck_assert_int_eq(cfg_load(path, &c, &d), XE_CONFIG);
-    ck_assert_ptr_null(c);
-    ck_assert_str_eq(d.file, path);
-    ck_assert_int_eq(d.line, 0);
-    ck_assert_str_eq(d.message, strerror(ENOENT));
-
-    ck_assert_int_eq(cfg_load(data_path("cfg"), &c, &d), XE_CONFIG);
-    ck_assert_str_eq(d.message, strerror(EISDIR));
-    ck_assert_int_eq(d.line, 0);
+    testcfg_assert_file_refused(testcfg_data_path("cfg/no-such-file.xml"), 0,
+                                strerror(ENOENT));
+    testcfg_assert_file_refused(testcfg_data_path("cfg"), 0, strerror(EISDIR));
 }
 END_TEST
 
-/* libxml2 reports into the diag only: nothing reaches stderr. */
-START_TEST(parser_errors_stay_off_stderr)
+/* Loads every broken document above and in tests/data/cfg. */
+static void load_broken_documents(const void *unused)
 {
-    FILE *tmp = tmpfile();
-    int saved = dup(STDERR_FILENO);
     cfg *c = NULL;
     cfg_diag d = {0};
 
-    ck_assert_ptr_nonnull(tmp);
-    dup2(fileno(tmp), STDERR_FILENO);
+    (void)unused;
     for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
         cfg_load_string(refused[i].xml, "t.xml", &c, &d);
     cfg_load_string("<?xml version='1.0' encoding='no-such'?><xmppd/>", "t.xml",
@@ -776,14 +660,15 @@ START_TEST(parser_errors_stay_off_stderr)
     cfg_load_string("<xmppd>\xff\xfe</xmppd>", "t.xml", &c, &d);
     cfg_load_string("<xmppd xmlns:a='relative'/>", "t.xml", &c, &d);
     cfg_free(c);
-    cfg_load(data_path("cfg/laughs.xml"), &c, &d);
-    cfg_load(data_path("cfg/broken.xml"), &c, &d);
-    cfg_load(data_path("cfg/no-such-file.xml"), &c, &d);
-    fflush(stderr);
-    dup2(saved, STDERR_FILENO);
-    close(saved);
-    ck_assert_int_eq((int)ftell(tmp), 0);
-    fclose(tmp);
+    cfg_load(testcfg_data_path("cfg/laughs.xml"), &c, &d);
+    cfg_load(testcfg_data_path("cfg/broken.xml"), &c, &d);
+    cfg_load(testcfg_data_path("cfg/no-such-file.xml"), &c, &d);
+}
+
+/* libxml2 reports into the diag only: nothing reaches stderr. */
+START_TEST(parser_errors_stay_off_stderr)
+{
+    ck_assert_str_eq(testcfg_stderr_of(load_broken_documents, NULL), "");
 }
 END_TEST
 
@@ -821,7 +706,7 @@ END_TEST
 START_TEST(resolves_paths_of_a_loaded_file)
 {
     char path[4096];
-    snprintf(path, sizeof path, "%s", data_path("cfg/relative.xml"));
+    snprintf(path, sizeof path, "%s", testcfg_data_path("cfg/relative.xml"));
     cfg *c = NULL;
     cfg_diag d = {0};
 
@@ -859,14 +744,15 @@ Suite *unit_suite(void)
     tcase_add_test(load_case, refuses_billion_laughs_without_expanding);
     tcase_add_test(load_case, missing_file_names_file_and_reason);
     tcase_add_test(load_case, parser_errors_stay_off_stderr);
+    tcase_add_test(load_case, keeps_line_numbers_past_65535);
     suite_add_tcase(suite, load_case);
 
     TCase *nav = tcase_create("navigate");
+    tcase_add_checked_fixture(nav, nav_load, doc_free);
     tcase_add_test(nav, walks_elements_only);
     tcase_add_test(nav, next_finds_siblings_of_the_same_name);
     tcase_add_test(nav, reads_text_and_attributes);
     tcase_add_test(nav, null_nodes_chain_to_null);
-    tcase_add_test(nav, keeps_line_numbers_past_65535);
     suite_add_tcase(suite, nav);
 
     TCase *read = tcase_create("read");
