@@ -453,26 +453,28 @@ static int edit_in_subscribed(sm_roster_item *it, void *ud)
     return SM_EDIT_WRITE;
 }
 
-/* §3.3.3 and §3.2.3: an unsubscribe or unsubscribed that ends nothing
- * (no subscription and no request either way) is ignored. */
-static int edit_in_unsubscribe(sm_roster_item *it, void *ud)
+/* §3.3.3 and §3.2.3: an unsubscribe (ending the contact's subscription,
+ * bit SM_SUB_FROM) or unsubscribed (ending the user's, SM_SUB_TO) that ends
+ * nothing, neither a subscription nor a request waiting, is ignored. */
+static int edit_in_end(sm_roster_item *it, sub_in *in, int bit)
 {
-    sub_in *in = ud;
-    if (!it->exists || !((it->sub & SM_SUB_FROM) || it->is_pending_in)) {
+    bool is_waiting = bit == SM_SUB_FROM ? it->is_pending_in : it->is_asking;
+    if (!it->exists || !((it->sub & bit) || is_waiting)) {
         in->is_ignored = true;
         return SM_EDIT_NONE;
     }
-    return edit_end_subscription_from(it, NULL);
+    return bit == SM_SUB_FROM ? edit_end_subscription_from(it, NULL)
+                              : edit_end_subscription_to(it, NULL);
+}
+
+static int edit_in_unsubscribe(sm_roster_item *it, void *ud)
+{
+    return edit_in_end(it, ud, SM_SUB_FROM);
 }
 
 static int edit_in_unsubscribed(sm_roster_item *it, void *ud)
 {
-    sub_in *in = ud;
-    if (!it->exists || !((it->sub & SM_SUB_TO) || it->is_asking)) {
-        in->is_ignored = true;
-        return SM_EDIT_NONE;
-    }
-    return edit_end_subscription_to(it, NULL);
+    return edit_in_end(it, ud, SM_SUB_TO);
 }
 
 static void sub_in_done(sm_server *sm, int status, const char *ver, void *ud)
