@@ -124,18 +124,12 @@ static void conn_send_header(c2s_conn *cn, const xs_elem *client_header)
     buf out;
     buf_init(&out);
     buf_append_str(&out, "<?xml version='1.0'?><stream:stream xmlns='" XS_NS_CLIENT
-                         "' xmlns:stream='" XS_NS_STREAMS "' id='");
-    buf_append_str(&out, cn->stream_id);
-    if (from) {
-        buf_append_str(&out, "' from='");
-        buf_append_xml(&out, from, strlen(from), 1);
-    }
-    if (to) {
-        buf_append_str(&out, "' to='");
-        buf_append_xml(&out, jid_full(to), strlen(jid_full(to)), 1);
-        jid_free(to);
-    }
-    buf_append_str(&out, "' version='1.0' xml:lang='en'>");
+                         "' xmlns:stream='" XS_NS_STREAMS "'");
+    buf_append_attr(&out, "id", cn->stream_id);
+    buf_append_attr(&out, "from", from);
+    buf_append_attr(&out, "to", to ? jid_full(to) : NULL);
+    jid_free(to);
+    buf_append_str(&out, " version='1.0' xml:lang='en'>");
     net_conn_send(cn->net, buf_data(&out), buf_len(&out));
     buf_close(&out);
     cn->has_header_sent = true;

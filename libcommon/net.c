@@ -541,7 +541,7 @@ static void net_connecting_done(net_connecting *nc, int err)
     if (err == 0) {
         net_conn_set_peer(c);
         if (nc->tls)
-            c->tls = tls_session_new(nc->tls, nc->tls_name, &net_tls_io, c);
+            c->tls = tls_session_new_direct(nc->tls, nc->tls_name, &net_tls_io, c);
         net_conn_read_start(c);
     } else if (c) {
         c->ev = NULL;

@@ -114,7 +114,7 @@ static void net_on_connection(uv_stream_t *server, int status)
     l->refs++;
     unsigned same_host = net_host_remember(l, c->host);
     if (l->opts.tls)
-        c->tls = tls_session_new(l->opts.tls, NULL, &net_tls_io, c);
+        c->tls = tls_session_new_direct(l->opts.tls, NULL, &net_tls_io, c);
     l->opts.accept(l, c, same_host);
     net_conn_read_start(c);
 }

@@ -478,8 +478,8 @@ static bool tls_is_ip_literal(const char *name)
            inet_pton(AF_INET6, name, addr) == 1;
 }
 
-tls_session *tls_session_new(tls_ctx *ctx, const char *name, const tls_io *io,
-                             void *ud)
+static tls_session *tls_session_open(tls_ctx *ctx, const char *name, const tls_io *io,
+                                     void *ud, bool with_alpn)
 {
     tls_session *s = xalloc(sizeof *s);
     s->ctx = ctx;
@@ -501,7 +501,7 @@ tls_session *tls_session_new(tls_ctx *ctx, const char *name, const tls_io *io,
     gnutls_transport_set_pull_timeout_function(s->gs, tls_pull_timeout);
     /* The caller's timers bound the handshake, not gnutls's clock. */
     gnutls_handshake_set_timeout(s->gs, 0);
-    if (ctx->alpn) {
+    if (with_alpn && ctx->alpn) {
         gnutls_datum_t proto = { (unsigned char *)ctx->alpn, (unsigned)strlen(ctx->alpn) };
         gnutls_alpn_set_protocols(s->gs, &proto, 1, 0);
     }
@@ -526,6 +526,18 @@ tls_session *tls_session_new(tls_ctx *ctx, const char *name, const tls_io *io,
     /* The ClientHello goes out now; a failure shows at the first feed. */
     tls_pump(s);
     return s;
+}
+
+tls_session *tls_session_new(tls_ctx *ctx, const char *name, const tls_io *io,
+                             void *ud)
+{
+    return tls_session_open(ctx, name, io, ud, false);
+}
+
+tls_session *tls_session_new_direct(tls_ctx *ctx, const char *name, const tls_io *io,
+                                    void *ud)
+{
+    return tls_session_open(ctx, name, io, ud, true);
 }
 
 void tls_session_free(tls_session *s)

@@ -30,9 +30,11 @@ typedef struct tls_ctx_opts {
      * does with its file). */
     bool request_peer;
     const char *priorities;              /* gnutls priority string; NULL: a safe default */
-    /* ALPN (RFC 7301) protocol, e.g. XEP-0368's "xmpp-client" or
-     * "xmpp-server": a client offers it, a server selects it when offered
-     * (and goes on without ALPN when not). NULL: no ALPN. */
+    /* ALPN (RFC 7301) protocol of direct TLS (XEP-0368's "xmpp-client" or
+     * "xmpp-server"), used by sessions made with tls_session_new_direct():
+     * a client offers it, a server selects it when offered (and goes on
+     * without ALPN when not). STARTTLS sessions go without, which spares
+     * gnutls's ALPN state on each of them. NULL: no ALPN. */
     const char *alpn;
 } tls_ctx_opts;
 
@@ -61,6 +63,10 @@ typedef struct tls_io {
  * A client starts the handshake at once (send fires). */
 tls_session *tls_session_new(tls_ctx *ctx, const char *name, const tls_io *io,
                              void *ud);
+/* tls_session_new() for TLS from the first byte (XEP-0368), with the
+ * context's ALPN protocol. */
+tls_session *tls_session_new_direct(tls_ctx *ctx, const char *name, const tls_io *io,
+                                    void *ud);
 void tls_session_free(tls_session *s);   /* NULL is fine; not from a callback */
 /* Takes ciphertext from the wire: advances the handshake, or decrypts and
  * fires recv. Returns 0, XE_TLS (alert or bad record), XE_CERT (the peer's

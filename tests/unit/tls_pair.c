@@ -10,6 +10,7 @@
 
 testcert tls_pair_certs;
 size_t tls_pair_feed_max = SIZE_MAX;
+bool tls_pair_direct = false;
 
 void tls_pair_certs_make(void)
 {
@@ -93,7 +94,8 @@ void tls_pair_side_open(tls_pair_side *sd, tls_ctx *ctx, const char *name)
     memset(sd, 0, sizeof *sd);
     buf_init(&sd->wire);
     buf_init(&sd->got);
-    sd->s = tls_session_new(ctx, name, &tls_pair_io, sd);
+    sd->s = tls_pair_direct ? tls_session_new_direct(ctx, name, &tls_pair_io, sd)
+                            : tls_session_new(ctx, name, &tls_pair_io, sd);
 }
 
 void tls_pair_side_close(tls_pair_side *sd)

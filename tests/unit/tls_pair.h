@@ -21,6 +21,9 @@ void tls_pair_certs_remove(void); /* a Check fixture */
 /* The most ciphertext bytes one tls_session_feed() gets while pumping; a
  * test may lower it (1: byte by byte). SIZE_MAX, the default, is all. */
 extern size_t tls_pair_feed_max;
+/* Sides open their sessions as direct TLS (tls_session_new_direct(), with
+ * the context's ALPN) while this is true; false, the default: STARTTLS. */
+extern bool tls_pair_direct;
 
 /* A new context from opts; fails the test with gnutls's reason if none. */
 tls_ctx *tls_pair_ctx(const tls_ctx_opts *opts);
