@@ -27,3 +27,14 @@ uint64_t rate_take(rate *r, uint64_t n, uint64_t now_ms)
         return 0;
     return (uint64_t)ceil(-r->tokens / r->per_ms);
 }
+
+bool rate_take_pause(rate *r, uint64_t n, uint64_t now_ms, uint64_t *resume_at_ms)
+{
+    uint64_t wait_ms = rate_take(r, n, now_ms);
+    if (!wait_ms)
+        return false;
+    bool is_new = *resume_at_ms == 0;
+    if (now_ms + wait_ms > *resume_at_ms)
+        *resume_at_ms = now_ms + wait_ms;
+    return is_new;
+}

@@ -19,4 +19,9 @@ void rate_init(rate *r, uint64_t per_second, uint64_t burst, uint64_t now_ms);
  * Returns 0 when the bucket is still non-negative, else the milliseconds
  * until it is, which is how long to stop reading. */
 uint64_t rate_take(rate *r, uint64_t n, uint64_t now_ms);
+/* For a reader: takes n bytes read at now_ms. When that overdraws r,
+ * *resume_at_ms (0 while reading is on) becomes when the whole debt is paid,
+ * later than before if more bytes of the same read came while paused.
+ * Returns true when reading must pause now (it was on). */
+bool rate_take_pause(rate *r, uint64_t n, uint64_t now_ms, uint64_t *resume_at_ms);
 #endif

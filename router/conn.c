@@ -198,12 +198,11 @@ static void conn_on_data(net_conn *c, const char *data, size_t len)
     xstream_feed(rc->xs, data, len);
     if (rc->state == ROUTER_CONN_CLOSING)
         return;
-    uint64_t wait_ms = rate_take(&rc->rate, len, net_now_ms());
-    if (wait_ms && !rc->resume_at_ms) {
+    uint64_t now = net_now_ms();
+    if (rate_take_pause(&rc->rate, len, now, &rc->resume_at_ms)) {
         log_debug(rc->who, "over %llu bytes/s; pausing reading for %llu ms",
                   (unsigned long long)r->config.limits.rate_bytes_per_s,
-                  (unsigned long long)wait_ms);
-        rc->resume_at_ms = net_now_ms() + wait_ms;
+                  (unsigned long long)(rc->resume_at_ms - now));
         if (r->n_throttled++ == 0)
             uv_timer_start(&r->throttle_timer, router_throttle_tick,
                            ROUTER_THROTTLE_TICK_MS, ROUTER_THROTTLE_TICK_MS);

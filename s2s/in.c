@@ -468,11 +468,10 @@ static void conn_on_data(net_conn *c, const char *data, size_t len)
     xstream_feed(cn->xs, data, len);
     if (cn->state == S2S_CLOSING)
         return;
-    uint64_t wait_ms = rate_take(&cn->rl, len, net_now_ms());
-    if (wait_ms && !cn->resume_at_ms) {
+    uint64_t now = net_now_ms();
+    if (rate_take_pause(&cn->rl, len, now, &cn->resume_at_ms)) {
         log_debug(cn->who, "over its byte rate; pausing reads for %llu ms",
-                  (unsigned long long)wait_ms);
-        cn->resume_at_ms = net_now_ms() + wait_ms;
+                  (unsigned long long)(cn->resume_at_ms - now));
         net_conn_pause(c);
     }
 }

@@ -34,6 +34,24 @@ START_TEST(refills_no_more_than_the_burst)
 }
 END_TEST
 
+/* One read may bring several chunks (TLS records): the pause the first one
+ * starts must grow to cover the debt of them all. */
+START_TEST(a_pause_grows_with_the_debt_of_the_same_read)
+{
+    rate r;
+    uint64_t resume_at = 0;
+    rate_init(&r, 1000, 1000, 5000);
+    ck_assert(!rate_take_pause(&r, 1000, 5000, &resume_at));
+    ck_assert_uint_eq(resume_at, 0);
+    ck_assert(rate_take_pause(&r, 500, 5000, &resume_at));
+    ck_assert_uint_eq(resume_at, 5500);
+    ck_assert(!rate_take_pause(&r, 1000, 5000, &resume_at)); /* paused already */
+    ck_assert_uint_eq(resume_at, 6500);
+    ck_assert(!rate_take_pause(&r, 0, 6000, &resume_at));    /* never earlier */
+    ck_assert_uint_eq(resume_at, 6500);
+}
+END_TEST
+
 START_TEST(zero_rate_means_unlimited)
 {
     rate r;
@@ -66,6 +84,7 @@ Suite *unit_suite(void)
     tcase_add_test(tc, allows_a_full_burst_at_once);
     tcase_add_test(tc, asks_to_wait_for_what_went_over);
     tcase_add_test(tc, refills_no_more_than_the_burst);
+    tcase_add_test(tc, a_pause_grows_with_the_debt_of_the_same_read);
     tcase_add_test(tc, zero_rate_means_unlimited);
     tcase_add_test(tc, sustained_rate_matches_the_setting);
     suite_add_tcase(suite, tc);
