@@ -69,6 +69,7 @@ cmake --build "$BUILD" -j2 --target xmppd-bench-client xmppd-router \
     { tail -n 30 "$TMP/build.log" >&2; die "build failed in $BUILD"; }
 
 . "$ROOT/bench/ports.sh"
+. "$ROOT/bench/report.sh"
 
 wait_listening() {
     local port=$1
@@ -175,28 +176,14 @@ for s in $SERVERS; do
     "bench_$s" || say "  $s run failed"
 done
 
-field() {
-    [ -s "$TMP/$1.result" ] || { echo NA; return; }
-    sed -n "s/.* $2=\\([^ ]*\\).*/\\1/p" "$TMP/$1.result"
-}
-ratio() {
-    awk -v a="$1" -v b="$2" 'BEGIN {
-        if (a == "NA" || b == "NA" || b + 0 == 0) print "NA"; else printf "%.3gx", a / b }'
-}
-echo
-printf '%-26s %14s %14s %14s\n' "N=$N P=$P W=$W" xmppd prosody xmppd/prosody
-row() {
-    local x p
-    x=$(field xmppd "$2"); p=$(field prosody "$2")
-    printf '%-26s %14s %14s %14s\n' "$1" "$x" "$p" "$(ratio "$x" "$p")"
-}
-row "clients logged in" logged_in
-row "logins/s" logins_per_s
-row "login p50 (ms)" login_p50_ms
-row "login p99 (ms)" login_p99_ms
-row "server kB per connection" kb_per_conn
-row "messages/s" msgs_per_s
-row "message p50 (us)" msg_p50_us
-row "message p99 (us)" msg_p99_us
-row "messages lost" lost
-printf '%-26s %14s %14s\n' "zero loss" "$(field xmppd zero_loss)" "$(field prosody zero_loss)"
+report_header "N=$N P=$P W=$W"
+report_row "clients logged in" logged_in
+report_row "logins/s" logins_per_s
+report_row "login p50 (ms)" login_p50_ms
+report_row "login p99 (ms)" login_p99_ms
+report_row "server kB per connection" kb_per_conn
+report_row "messages/s" msgs_per_s
+report_row "message p50 (us)" msg_p50_us
+report_row "message p99 (us)" msg_p99_us
+report_row "messages lost" lost
+report_zero_loss

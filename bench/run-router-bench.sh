@@ -103,6 +103,7 @@ fi
 # --- Servers ---------------------------------------------------------------
 
 . "$ROOT/bench/ports.sh"
+. "$ROOT/bench/report.sh"
 
 # Waits up to 10 s for pid to listen on port; fails if it died first.
 wait_listening() {
@@ -223,11 +224,6 @@ median() {
     sort -g | awk '{ v[NR] = $1 } END {
         if (NR == 0 || v[1] == "NA") { print "NA"; exit }
         if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-
-ratio() {
-    awk -v a="$1" -v b="$2" 'BEGIN {
-        if (a == "NA" || b == "NA" || b + 0 == 0) print "NA"; else printf "%.3gx", a / b }'
 }
 
 # --- Runs ------------------------------------------------------------------

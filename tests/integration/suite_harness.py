@@ -186,18 +186,19 @@ class Suite:
         self.c2s[c2s.name] = c2s
         return c2s
 
-    def wait_attached(self, timeout=20.0):
-        """Until store, sm and every c2s have bound their services."""
+    def wait_attached(self, timeout=20.0, also=()):
+        """Until store, sm, every c2s and the (instance, service) pairs of
+        also have bound their services."""
+        wanted = [("store/1", "store"), ("sm/1", "sm"),
+                  *((c.instance, "c2s") for c in self.c2s.values()), *also]
+
         def ready(text):
             lines = text.splitlines()
-            def bound(inst, svc):
-                return any(f" instance {inst} " in ln and f"service:{svc}" in ln.split()
-                           for ln in lines)
-            return (bound("store/1", "store") and bound("sm/1", "sm")
-                    and all(bound(c.instance, "c2s") for c in self.c2s.values()))
+            return all(any(f" instance {inst} " in ln and f"service:{svc}" in ln.split()
+                           for ln in lines) for inst, svc in wanted)
         for p in self.procs.values():
             assert p.proc.poll() is None, f"{p.name} exited at start:\n{p.log_text()}"
-        self.router.wait_for_report(ready, timeout, "store, sm and every c2s bound")
+        self.router.wait_for_report(ready, timeout, ", ".join(i for i, _ in wanted) + " bound")
 
     def kill(self, name):
         self.procs[name].kill()

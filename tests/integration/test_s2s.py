@@ -81,29 +81,55 @@ def s2s_section(me, others, cert, closed_port):
             "  </s2s>\n")
 
 
-def start_suite(workdir, me, others, cert, closed_port):
-    r = FedRouter(workdir, me.domain, s2s_section(me, others, cert, closed_port))
+def stop_suites(suites):
+    """Stops every Suite among suites' values by PID (clients first, the
+    router last); returns what exited badly, printing those logs."""
+    problems = []
+    for key, s in suites.items():
+        if not isinstance(s, Suite):
+            continue
+        for c in s.clients:
+            c.abort()
+        names = sorted(n for n in s.procs if n.startswith("c2s")) + ["s2s", "sm", "store"]
+        for name in names:
+            p = s.procs.get(name)
+            if not p:
+                continue
+            code = p.stop()
+            if code != 0:
+                problems.append(f"{key}: {name} exited with {code!r}")
+                print(f"--- {key} {p.log_path.name} ---\n{p.log_text()[-6000:]}")
+        if s.router.stop() != 0:
+            problems.append(f"{key}: router exited badly")
+    return problems
+
+
+def start_fed_suite(workdir, me, xml, cert, domains=None, c2s=(), with_s2s=True):
+    """A suite for me with the <s2s> section xml: router, store, sm, an s2s
+    (unless with_s2s is false) and the c2s of c2s. domains: the served
+    domains (default me's)."""
+    r = FedRouter(workdir, me.domain, xml)
+    if domains:
+        r.domains = list(domains)
     s = Suite(r, cert, r.dir)
     r.start()
     s.procs["store"] = Proc(BUILD_DIR / "bin" / "xmppd-store", r.config_path, r.dir, "store")
     s.procs["sm"] = Proc(BUILD_DIR / "bin" / "xmppd-sm", r.config_path, r.dir, "sm")
-    s.procs["s2s"] = Proc(S2S_BIN, r.config_path, r.dir, "s2s")
-    s.start_c2s(C2sDef("1", domain=me.domain))
+    if with_s2s:
+        s.procs["s2s"] = Proc(S2S_BIN, r.config_path, r.dir, "s2s")
+    for c in c2s:
+        s.start_c2s(c)
     return s
 
 
-def wait_ready(s, timeout=20.0):
-    def ready(text):
-        lines = text.splitlines()
+def start_suite(workdir, me, others, cert, closed_port):
+    return start_fed_suite(workdir, me, s2s_section(me, others, cert, closed_port), cert,
+                           c2s=[C2sDef("1", domain=me.domain)])
 
-        def bound(inst, svc):
-            return any(f" instance {inst} " in ln and f"service:{svc}" in ln.split()
-                       for ln in lines)
-        return (bound("store/1", "store") and bound("sm/1", "sm") and bound("c2s/1", "c2s")
-                and bound("s2s/1", "s2s"))
-    for p in s.procs.values():
-        assert p.proc.poll() is None, f"{p.name} exited at start:\n{p.log_text()}"
-    s.router.wait_for_report(ready, timeout, "store, sm, c2s and s2s bound")
+
+def wait_ready(s, timeout=20.0):
+    """Until store, sm, every c2s and s2s/1 have bound their services."""
+    s.wait_attached(timeout, also=[("s2s/1", "s2s")])
 
 
 @pytest.fixture(scope="module")
@@ -127,23 +153,7 @@ def fed(tmp_path_factory):
         suites["peers"] = {"a": a, "b": b}
         yield suites
     finally:
-        problems = []
-        for key in ("a", "b"):
-            s = suites.get(key)
-            if not s:
-                continue
-            for c in s.clients:
-                c.abort()
-            for name in ("c2s-1", "s2s", "sm", "store"):
-                p = s.procs.get(name)
-                if not p:
-                    continue
-                code = p.stop()
-                if code != 0:
-                    problems.append(f"{key}: {name} exited with {code!r}")
-                    print(f"--- {key} {p.log_path.name} ---\n{p.log_text()[-6000:]}")
-            if s.router.stop() != 0:
-                problems.append(f"{key}: router exited badly")
+        problems = stop_suites(suites)
         if problems:
             pytest.fail("; ".join(problems))
 

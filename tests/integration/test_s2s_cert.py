@@ -15,10 +15,11 @@ import subprocess
 
 import pytest
 
-from conftest import BUILD_DIR, certtool, stanza_error
-from suite_harness import C2sDef, Proc, Suite
+from conftest import certtool, stanza_error
+from suite_harness import C2sDef, Proc
 from test_s2s import (S2S_BIN, NS_TLS, HANDSHAKE_TIMEOUT_S, FedRouter, LoneRouter, Peer,
-                      read_to_eof, read_until, server_header, wait_ready)
+                      read_to_eof, read_until, server_header, start_fed_suite, stop_suites,
+                      wait_ready)
 
 NS_SASL = "urn:ietf:params:xml:ns:xmpp-sasl"
 
@@ -64,34 +65,6 @@ def section(me, others, cert, ca_file, extra=""):
             "  </s2s>\n")
 
 
-def start(workdir, me, xml, cert):
-    r = FedRouter(workdir, me.domain, xml)
-    s = Suite(r, cert, r.dir)
-    r.start()
-    s.procs["store"] = Proc(BUILD_DIR / "bin" / "xmppd-store", r.config_path, r.dir, "store")
-    s.procs["sm"] = Proc(BUILD_DIR / "bin" / "xmppd-sm", r.config_path, r.dir, "sm")
-    s.procs["s2s"] = Proc(S2S_BIN, r.config_path, r.dir, "s2s")
-    return s
-
-
-def stop_all(suites):
-    problems = []
-    for key, s in suites.items():
-        for c in s.clients:
-            c.abort()
-        for name in ("c2s-1", "s2s", "sm", "store"):
-            p = s.procs.get(name)
-            if not p:
-                continue
-            code = p.stop()
-            if code != 0:
-                problems.append(f"{key}: {name} exited with {code!r}")
-                print(f"--- {key} {p.log_path.name} ---\n{p.log_text()[-6000:]}")
-        if s.router.stop() != 0:
-            problems.append(f"{key}: router exited badly")
-    return problems
-
-
 @pytest.fixture(scope="module")
 def fedca(tmp_path_factory):
     if not S2S_BIN.exists():
@@ -105,9 +78,10 @@ def fedca(tmp_path_factory):
     try:
         policy = ("    <remote domain='b.test' auth='certificate'/>\n"
                   "    <remote domain='evil.test' auth='deny'/>\n")
-        suites["a"] = start(d / "a", a, section(a, [b], certs["a.test"], ca[0], policy),
-                            certs["a.test"])
-        suites["b"] = start(d / "b", b, section(b, [a], certs["b.test"], ca[0]), certs["b.test"])
+        suites["a"] = start_fed_suite(d / "a", a, section(a, [b], certs["a.test"], ca[0], policy),
+                                      certs["a.test"])
+        suites["b"] = start_fed_suite(d / "b", b, section(b, [a], certs["b.test"], ca[0]),
+                                      certs["b.test"])
         for key, peer in (("a", a), ("b", b)):
             suites[key].cafile = ca[0]
             suites[key].start_c2s(C2sDef("1", domain=peer.domain))
@@ -117,7 +91,7 @@ def fedca(tmp_path_factory):
         suites["b"].adduser("bob@b.test", "bob-pw")
         yield {"suites": suites, "peers": {"a": a, "b": b}, "certs": certs, "ca": ca}
     finally:
-        problems = stop_all(suites)
+        problems = stop_suites(suites)
         if problems:
             pytest.fail("; ".join(problems))
 
@@ -245,7 +219,8 @@ def test_certificate_policy_outgoing_needs_a_verified_peer(tmp_path):
     suites = {}
     try:
         acert = make_signed_cert(tmp_path / "pki", "a.test", ca)
-        suites["a"] = start(tmp_path / "a", a, section(a, [b], acert, ca[0], policy), acert)
+        suites["a"] = start_fed_suite(tmp_path / "a", a, section(a, [b], acert, ca[0], policy),
+                                      acert)
         suites["a"].cafile = ca[0]
         suites["a"].start_c2s(C2sDef("1", domain="a.test"))
         rb = FedRouter(tmp_path / "b", "b.test", bxml)
@@ -266,7 +241,7 @@ def test_certificate_policy_outgoing_needs_a_verified_peer(tmp_path):
             assert pb.stop() == 0
             assert rb.stop() == 0
     finally:
-        problems = stop_all(suites)
+        problems = stop_suites(suites)
         assert not problems, problems
 
 

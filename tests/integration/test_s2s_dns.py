@@ -15,11 +15,10 @@ import time
 
 import pytest
 
-from conftest import BUILD_DIR, free_port, stanza_error
-from suite_harness import C2sDef, Proc, Suite
-from test_s2s import (S2S_BIN, HANDSHAKE_TIMEOUT_S, FedRouter, Peer, make_domain_cert,
-                      wait_ready)
-from test_s2s_cert import stop_all
+from conftest import free_port, stanza_error
+from suite_harness import C2sDef
+from test_s2s import (S2S_BIN, HANDSHAKE_TIMEOUT_S, Peer, make_domain_cert, start_fed_suite,
+                      stop_suites, wait_ready)
 
 pytestmark = pytest.mark.time_limit(60)
 
@@ -139,15 +138,9 @@ def dns_section(me, cert, resolver_port, extra_listen=""):
 
 
 def start_dns_suite(workdir, me, cert, resolver_port, domains=(), extra_listen=""):
-    r = FedRouter(workdir, me.domain, dns_section(me, cert, resolver_port, extra_listen))
-    r.domains = [me.domain, *domains]
-    s = Suite(r, cert, r.dir)
-    r.start()
-    s.procs["store"] = Proc(BUILD_DIR / "bin" / "xmppd-store", r.config_path, r.dir, "store")
-    s.procs["sm"] = Proc(BUILD_DIR / "bin" / "xmppd-sm", r.config_path, r.dir, "sm")
-    s.procs["s2s"] = Proc(S2S_BIN, r.config_path, r.dir, "s2s")
-    s.start_c2s(C2sDef("1", domain=me.domain))
-    return s
+    return start_fed_suite(workdir, me, dns_section(me, cert, resolver_port, extra_listen),
+                           cert, domains=[me.domain, *domains],
+                           c2s=[C2sDef("1", domain=me.domain)])
 
 
 def can_bind(ip, port):
@@ -222,7 +215,7 @@ def dnsfed(tmp_path_factory):
         yield {"suites": suites, "dns": dns, "closed": closed, "has_5269": has_5269,
                "peers": {"a": a, "b": b}}
     finally:
-        problems = stop_all(suites)
+        problems = stop_suites(suites)
         dns.stop()
         if problems:
             pytest.fail("; ".join(problems))

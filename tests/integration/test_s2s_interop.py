@@ -18,8 +18,8 @@ import pytest
 
 from conftest import free_port
 from suite_harness import C2sDef
-from test_s2s import Peer, make_domain_cert, wait_ready
-from test_s2s_cert import make_ca, make_signed_cert, section, start, stop_all
+from test_s2s import Peer, make_domain_cert, start_fed_suite, stop_suites, wait_ready
+from test_s2s_cert import make_ca, make_signed_cert, section
 
 PROSODY = Path("/usr/bin/prosody")
 PROSODYCTL = Path("/usr/bin/prosodyctl")
@@ -218,7 +218,7 @@ def run_interop(tmp_path, with_ca, client=CLIENT,
     prosody = None
     clients = []
     try:
-        suites["a"] = start(tmp_path / "a", a, xml, acert)
+        suites["a"] = start_fed_suite(tmp_path / "a", a, xml, acert)
         suites["a"].start_c2s(C2sDef("1", domain="a.test"))
         wait_ready(suites["a"])
         suites["a"].adduser("alice@a.test", "alice-pw")
@@ -261,7 +261,7 @@ def run_interop(tmp_path, with_ca, client=CLIENT,
             except subprocess.TimeoutExpired:
                 prosody.kill()
                 prosody.wait()
-        problems = stop_all(suites)
+        problems = stop_suites(suites)
         assert not problems, problems
 
 

@@ -11,10 +11,9 @@ import time
 
 import pytest
 
-from conftest import BUILD_DIR, certtool
-from suite_harness import C2sDef, Proc, Suite
-from test_s2s import S2S_BIN, FedRouter, Peer, make_domain_cert
-from test_s2s_cert import stop_all
+from conftest import certtool
+from suite_harness import C2sDef, Proc
+from test_s2s import S2S_BIN, Peer, make_domain_cert, start_fed_suite, stop_suites
 from test_s2s_dns import T_A, T_SRV, DnsServer
 
 pytestmark = pytest.mark.time_limit(60)
@@ -92,30 +91,7 @@ def b_xml(me, cert, resolver_port):
 
 
 def new_suite(workdir, me, xml, cert, domains, c2s):
-    r = FedRouter(workdir, me.domain, xml)
-    r.domains = list(domains)
-    s = Suite(r, cert, r.dir)
-    r.start()
-    s.procs["store"] = Proc(BUILD_DIR / "bin" / "xmppd-store", r.config_path, r.dir, "store")
-    s.procs["sm"] = Proc(BUILD_DIR / "bin" / "xmppd-sm", r.config_path, r.dir, "sm")
-    for c in c2s:
-        s.start_c2s(c)
-    return s
-
-
-def wait_bound(s, instances, timeout=20.0):
-    def ready(text):
-        lines = text.splitlines()
-
-        def bound(inst, svc):
-            return any(f" instance {inst} " in ln and f"service:{svc}" in ln.split()
-                       for ln in lines)
-        return (bound("store/1", "store") and bound("sm/1", "sm")
-                and all(bound(c.instance, "c2s") for c in s.c2s.values())
-                and all(bound(i, "s2s") for i in instances))
-    for p in s.procs.values():
-        assert p.proc.poll() is None, f"{p.name} exited at start:\n{p.log_text()}"
-    s.router.wait_for_report(ready, timeout, "every process bound")
+    return start_fed_suite(workdir, me, xml, cert, domains=domains, c2s=c2s, with_s2s=False)
 
 
 @pytest.fixture(scope="module")
@@ -148,8 +124,8 @@ def multi(tmp_path_factory):
                        [C2sDef("1", domain="b.test"), C2sDef("2", domain="f.test")])
         suites["b"] = sb
         sb.procs["s2s"] = Proc(S2S_BIN, sb.router.config_path, sb.router.dir, "s2s")
-        wait_bound(sa, INSTANCES)
-        wait_bound(sb, ["s2s/1"])
+        sa.wait_attached(also=[(i, "s2s") for i in INSTANCES])
+        sb.wait_attached(also=[("s2s/1", "s2s")])
         sa.adduser("alice@a.test", "alice-pw")
         sb.adduser("bob@b.test", "bob-pw")
         sb.adduser("fred@f.test", "fred-pw")
@@ -164,7 +140,7 @@ def multi(tmp_path_factory):
                     if code != 0:
                         problems.append(f"{key}: {name} exited with {code!r}")
                         print(f"--- {key} {name} ---\n{p.log_text()[-6000:]}")
-        problems += stop_all(suites)
+        problems += stop_suites(suites)
         dns.stop()
         if problems:
             pytest.fail("; ".join(problems))

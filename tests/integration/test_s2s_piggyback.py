@@ -12,10 +12,9 @@ import ssl
 
 import pytest
 
-from conftest import BUILD_DIR
-from suite_harness import C2sDef, Proc, Suite
-from test_s2s import (NS_TLS, S2S_BIN, FedRouter, Peer, make_domain_cert, read_to_eof,
-                      read_until, server_header, wait_ready, xep0185_key)
+from suite_harness import C2sDef
+from test_s2s import (NS_TLS, S2S_BIN, Peer, make_domain_cert, read_to_eof, read_until,
+                      server_header, start_fed_suite, stop_suites, wait_ready, xep0185_key)
 from test_s2s_cert import make_ca, make_signed_cert
 from test_s2s_multi import make_multi_cert
 
@@ -43,16 +42,8 @@ def s2s_xml(me, certs, hosts, extra=""):
 
 def start_suite(workdir, me, domains, xml, client_cert):
     """A suite serving domains (a c2s per domain, client_cert names all)."""
-    r = FedRouter(workdir, me.domain, xml)
-    r.domains = list(domains)
-    s = Suite(r, client_cert, r.dir)
-    r.start()
-    s.procs["store"] = Proc(BUILD_DIR / "bin" / "xmppd-store", r.config_path, r.dir, "store")
-    s.procs["sm"] = Proc(BUILD_DIR / "bin" / "xmppd-sm", r.config_path, r.dir, "sm")
-    s.procs["s2s"] = Proc(S2S_BIN, r.config_path, r.dir, "s2s")
-    for i, dom in enumerate(domains, 1):
-        s.start_c2s(C2sDef(str(i), domain=dom))
-    return s
+    return start_fed_suite(workdir, me, xml, client_cert, domains=domains,
+                           c2s=[C2sDef(str(i), domain=dom) for i, dom in enumerate(domains, 1)])
 
 
 def start_pair(d, ca=None, a_policy=""):
@@ -84,24 +75,7 @@ def start_pair(d, ca=None, a_policy=""):
 
 def stop_pair(suites):
     """Stops both suites by PID; fails the test when one exited badly."""
-    problems = []
-    for key in ("a", "b"):
-        s = suites.get(key)
-        if not s:
-            continue
-        for c in s.clients:
-            c.abort()
-        names = sorted(n for n in s.procs if n.startswith("c2s")) + ["s2s", "sm", "store"]
-        for name in names:
-            p = s.procs.get(name)
-            if not p:
-                continue
-            code = p.stop()
-            if code != 0:
-                problems.append(f"{key}: {name} exited with {code!r}")
-                print(f"--- {key} {p.log_path.name} ---\n{p.log_text()[-6000:]}")
-        if s.router.stop() != 0:
-            problems.append(f"{key}: router exited badly")
+    problems = stop_suites(suites)
     if problems:
         pytest.fail("; ".join(problems))
 

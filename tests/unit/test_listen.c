@@ -12,20 +12,14 @@
 #include "libcommon/listen.h"
 #include "libcommon/net.h"
 #include "tests/unit/testcert.h"
+#include "tests/unit/testcfg.h"
 #include "tests/unit/testloop.h"
 #include "tests/unit/unit.h"
 
-static cfg *load(const char *xml)
-{
-    cfg *c = NULL;
-    cfg_diag d = { 0 };
-    ck_assert_int_eq(cfg_load_string(xml, "t.xml", &c, &d), 0);
-    return c;
-}
-
 START_TEST(reads_tcp_and_tls_addresses)
 {
-    cfg *c = load("<xmppd>\n<listen tcp='127.0.0.1:5222'/>\n<listen tls='[::1]:5223'/>\n</xmppd>");
+    cfg *c = testcfg_load("<xmppd>\n<listen tcp='127.0.0.1:5222'/>\n"
+                          "<listen tls='[::1]:5223'/>\n</xmppd>");
     listen_set ls = { 0 };
     cfg_diag d = { 0 };
     for (const cfg_node *n = cfg_child(cfg_root(c), "listen"); n; n = cfg_next(n))
@@ -158,7 +152,7 @@ END_TEST
 
 START_TEST(limits_read_every_common_attribute)
 {
-    cfg *c = load("<xmppd>\n<limits max-stanza-bytes='128k' max-depth='10' rate='2k' "
+    cfg *c = testcfg_load("<xmppd>\n<limits max-stanza-bytes='128k' max-depth='10' rate='2k' "
                   "burst='1M' max-connections-per-address='3' idle-timeout='5min' "
                   "auth-timeout='1s' queue='2'/>\n</xmppd>");
     listen_limits l = some_defaults;
@@ -176,7 +170,7 @@ END_TEST
 
 START_TEST(limits_burst_is_at_least_a_stanza)
 {
-    cfg *c = load("<xmppd>\n<limits max-stanza-bytes='8k' burst='1k'/>\n</xmppd>");
+    cfg *c = testcfg_load("<xmppd>\n<limits max-stanza-bytes='8k' burst='1k'/>\n</xmppd>");
     listen_limits l = some_defaults;
     cfg_diag d = { 0 };
     ck_assert_int_eq(listen_limits_cfg(cfg_child(cfg_root(c), "limits"), NULL, &l, &d), 0);
@@ -225,7 +219,7 @@ static const struct {
 
 START_TEST(refuses_bad_elements_at_their_line)
 {
-    cfg *c = load(refused[_i].xml);
+    cfg *c = testcfg_load(refused[_i].xml);
     cfg_diag d = { 0 };
     ck_assert_int_eq(refused[_i].read(cfg_first(cfg_root(c)), &d), XE_CONFIG);
     ck_assert_int_eq(d.line, 2);
@@ -256,7 +250,7 @@ static cfg *load_certificates(const char *cert1, const char *key1, const char *c
              "<xmppd>\n<certificate cert='%s' key='%s'/>\n"
              "<certificate domain='other.example' cert='%s' key='%s'/>\n</xmppd>",
              cert1, key1, cert2, key2);
-    return load(xml);
+    return testcfg_load(xml);
 }
 
 static const tls_ctx_opts server_opts = { .is_server = true };
@@ -297,7 +291,7 @@ END_TEST
 
 START_TEST(a_certificate_needs_cert_and_key)
 {
-    cfg *c = load("<xmppd>\n<certificate cert='x.pem'/>\n</xmppd>");
+    cfg *c = testcfg_load("<xmppd>\n<certificate cert='x.pem'/>\n</xmppd>");
     tls_ctx *tls = NULL;
     cfg_diag d = { 0 };
     ck_assert_int_eq(listen_certificate_cfg(c, cfg_child(cfg_root(c), "certificate"),
@@ -311,7 +305,7 @@ END_TEST
 
 START_TEST(tls_without_a_certificate_is_refused)
 {
-    cfg *c = load("<xmppd>\n<c2s/>\n</xmppd>");
+    cfg *c = testcfg_load("<xmppd>\n<c2s/>\n</xmppd>");
     const cfg_node *sec = cfg_child(cfg_root(c), "c2s");
     listen_set plain = { 0 }, direct = { 0 };
     listen_add(&plain, "127.0.0.1:5222", false);

@@ -11,19 +11,13 @@
 #include "libcommon/cfg.h"
 #include "libcommon/error.h"
 #include "libcommon/proc.h"
+#include "tests/unit/testcfg.h"
 #include "tests/unit/unit.h"
-
-static cfg *load(const char *xml)
-{
-    cfg *c = NULL;
-    cfg_diag d = { 0 };
-    ck_assert_int_eq(cfg_load_string(xml, "t.xml", &c, &d), 0);
-    return c;
-}
 
 START_TEST(reads_the_domains_normalized)
 {
-    cfg *c = load("<xmppd>\n<domain>Example.COM</domain>\n<domain>localhost</domain>\n</xmppd>");
+    cfg *c = testcfg_load("<xmppd>\n<domain>Example.COM</domain>\n"
+                          "<domain>localhost</domain>\n</xmppd>");
     char **domains;
     size_t n;
     cfg_diag d = { 0 };
@@ -38,7 +32,7 @@ END_TEST
 
 START_TEST(none_is_no_error)
 {
-    cfg *c = load("<xmppd/>");
+    cfg *c = testcfg_load("<xmppd/>");
     char **domains;
     size_t n = 7;
     cfg_diag d = { 0 };
@@ -51,7 +45,8 @@ END_TEST
 
 START_TEST(a_bad_domain_is_refused_at_its_line)
 {
-    cfg *c = load("<xmppd>\n<domain>ok.example</domain>\n<domain>bad domain</domain>\n</xmppd>");
+    cfg *c = testcfg_load("<xmppd>\n<domain>ok.example</domain>\n"
+                          "<domain>bad domain</domain>\n</xmppd>");
     char **domains;
     size_t n;
     cfg_diag d = { 0 };
@@ -65,7 +60,7 @@ END_TEST
 
 START_TEST(finds_a_section_without_attributes)
 {
-    cfg *c = load("<xmppd>\n<sm/>\n<store x='1'/>\n</xmppd>");
+    cfg *c = testcfg_load("<xmppd>\n<sm/>\n<store x='1'/>\n</xmppd>");
     const cfg_node *sec = NULL;
     cfg_diag d = { 0 };
     ck_assert_int_eq(proc_section(c, "sm", &sec, &d), 0);
@@ -81,7 +76,7 @@ END_TEST
 
 START_TEST(a_serving_section_needs_a_domain)
 {
-    cfg *c = load("<xmppd>\n<c2s/>\n</xmppd>");
+    cfg *c = testcfg_load("<xmppd>\n<c2s/>\n</xmppd>");
     const cfg_node *sec;
     char **domains = (char **)1;
     size_t n = 7;
@@ -96,7 +91,7 @@ END_TEST
 
 START_TEST(a_serving_section_reads_its_domains)
 {
-    cfg *c = load("<xmppd>\n<domain>A.example</domain>\n<s2s/>\n</xmppd>");
+    cfg *c = testcfg_load("<xmppd>\n<domain>A.example</domain>\n<s2s/>\n</xmppd>");
     const cfg_node *sec;
     char **domains;
     size_t n;
